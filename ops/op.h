@@ -1,0 +1,73 @@
+/* The operator interface. Each op family lives in one file of ops/ and exports `const cr_op`
+ * descriptors, listed in ops/registry.c. An op instance's life mirrors XNNPACK's:
+ *
+ *   infer    output dtypes and shapes from the inputs' dtypes and shapes (and the values of
+ *            constant inputs, e.g. Reshape's shape). Pure: no allocation kept.
+ *   prepare  checks attributes (refusing unsupported combinations with an error that names the
+ *            attribute), picks the kernel, creates oneDNN primitives, pre-packs constant weights,
+ *            and reports the scratch memory run will need. Everything run needs lives in state.
+ *   run      computes the outputs. No allocation, no shape logic, no error for valid inputs.
+ *   destroy  frees the state.
+ *
+ * The planner calls infer then prepare once per input-shape signature, and run once per
+ * inference. Nodes whose inputs are all constant are run at plan time (constant folding) with the
+ * same functions, so an op needs no separate folding code. */
+#ifndef CR_OP_H
+#define CR_OP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "exec_env.h"
+#include "graph.h"
+#include "status.h"
+#include "tensor.h"
+
+typedef struct cr_op_ctx {
+    const cr_node *node;
+    int64_t opset;           /* opset version of the node's domain */
+    int n_in;
+    cr_tensor **in;          /* in[i] is NULL for an omitted optional input. dtype and shape are
+                                always set. data: during infer and prepare, non-NULL exactly for
+                                constant inputs, and then stable for the life of the state; during
+                                run, always set. */
+    int n_out;
+    cr_tensor **out;         /* out[i] is NULL for an omitted optional output. infer sets dtype,
+                                rank and dims; during run, data is set. */
+    void *state;             /* made by prepare, given to run and destroy */
+    size_t scratch_bytes;    /* set by prepare: temporary memory run needs (shared by all nodes) */
+    void *scratch;           /* during run: scratch_bytes of 64-byte aligned memory */
+    const cr_exec_env *env;  /* oneDNN engine and stream, thread count */
+} cr_op_ctx;
+
+enum {
+    /* Outputs depend only on the input shapes (Shape, Size): always computed at plan time. */
+    CR_OP_SHAPE_ONLY = 1u << 0,
+    /* Output 0 holds exactly input 0's bytes under another shape (Reshape, Flatten, Squeeze,
+     * Unsqueeze, Identity, Dropout): the planner aliases the memory and run must not write
+     * output 0 (run may be NULL if there is nothing else to compute). */
+    CR_OP_VIEW = 1u << 1,
+    /* Never fold at plan time even if all inputs are constant (e.g. random generators). */
+    CR_OP_NO_FOLD = 1u << 2,
+};
+
+typedef struct cr_op {
+    const char *op_type;
+    const char *domain;      /* "" for the default ONNX domain */
+    int opset_min;           /* opset versions whose semantics this implementation follows */
+    int opset_max;
+    unsigned flags;
+    cnnrun_status *(*infer)(cr_op_ctx *ctx);
+    cnnrun_status *(*prepare)(cr_op_ctx *ctx); /* may be NULL */
+    cnnrun_status *(*run)(cr_op_ctx *ctx);
+    void (*destroy)(void *state);              /* may be NULL */
+} cr_op;
+
+/* The registry: the implementation of op_type in domain at this opset, or NULL. */
+const cr_op *cr_op_find(const char *domain, const char *op_type, int64_t opset);
+/* All registered ops, for the README table and tests: cr_op_at(i) for i < cr_op_count(). */
+size_t cr_op_count(void);
+const cr_op *cr_op_at(size_t index);
+
+#endif

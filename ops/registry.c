@@ -1,0 +1,51 @@
+/* The op registry: every operator family's table of descriptors. A family file exports a
+ * NULL-terminated array `cr_ops_<family>`; adding a family means one line here. */
+#include <string.h>
+
+#include "op.h"
+
+extern const cr_op *const cr_ops_conv[];
+extern const cr_op *const cr_ops_pool[];
+extern const cr_op *const cr_ops_gemm[];
+extern const cr_op *const cr_ops_batchnorm[];
+extern const cr_op *const cr_ops_unary[];
+extern const cr_op *const cr_ops_binary[];
+extern const cr_op *const cr_ops_softmax[];
+extern const cr_op *const cr_ops_reshape[];
+extern const cr_op *const cr_ops_transpose[];
+extern const cr_op *const cr_ops_concat[];
+extern const cr_op *const cr_ops_shape[];
+extern const cr_op *const cr_ops_gather[];
+
+static const cr_op *const *const families[] = {
+    cr_ops_conv,    cr_ops_pool,      cr_ops_gemm,   cr_ops_batchnorm,
+    cr_ops_unary,   cr_ops_binary,    cr_ops_softmax, cr_ops_reshape,
+    cr_ops_transpose, cr_ops_concat,  cr_ops_shape,  cr_ops_gather,
+};
+
+size_t cr_op_count(void)
+{
+    size_t n = 0;
+    for (size_t f = 0; f < sizeof families / sizeof *families; f++)
+        for (const cr_op *const *op = families[f]; *op; op++) n++;
+    return n;
+}
+
+const cr_op *cr_op_at(size_t index)
+{
+    for (size_t f = 0; f < sizeof families / sizeof *families; f++)
+        for (const cr_op *const *op = families[f]; *op; op++)
+            if (index-- == 0) return *op;
+    return NULL;
+}
+
+const cr_op *cr_op_find(const char *domain, const char *op_type, int64_t opset)
+{
+    const char *dom = (domain && strcmp(domain, "ai.onnx") != 0) ? domain : "";
+    for (size_t f = 0; f < sizeof families / sizeof *families; f++)
+        for (const cr_op *const *op = families[f]; *op; op++)
+            if (strcmp((*op)->op_type, op_type) == 0 && strcmp((*op)->domain, dom) == 0 &&
+                opset >= (*op)->opset_min && opset <= (*op)->opset_max)
+                return *op;
+    return NULL;
+}

@@ -1,0 +1,58 @@
+/* The oneDNN engine and stream of a session. */
+#include "exec_env.h"
+
+#include <omp.h>
+#include <stdio.h>
+
+static const char *dnnl_status_name(dnnl_status_t s)
+{
+    switch (s) {
+    case dnnl_success: return "success";
+    case dnnl_out_of_memory: return "out of memory";
+    case dnnl_invalid_arguments: return "invalid arguments";
+    case dnnl_unimplemented: return "unimplemented (no kernel for this combination)";
+    case dnnl_iterator_ends: return "iterator ends";
+    case dnnl_runtime_error: return "runtime error";
+    case dnnl_not_required: return "not required";
+    default: return "unknown status";
+    }
+}
+
+cnnrun_status *cr_dnnl_check(dnnl_status_t status, const char *what)
+{
+    if (status == dnnl_success) return NULL;
+    return cr_error(status == dnnl_out_of_memory ? CNNRUN_ERR_OUT_OF_MEMORY
+                    : status == dnnl_unimplemented ? CNNRUN_ERR_UNSUPPORTED
+                                                   : CNNRUN_ERR_INTERNAL,
+                    "oneDNN %s failed: %s", what, dnnl_status_name(status));
+}
+
+cnnrun_status *cr_exec_env_create(int threads, cr_exec_env *out)
+{
+    out->engine = NULL;
+    out->stream = NULL;
+    out->threads = threads > 0 ? threads : omp_get_num_procs();
+    cr_exec_env_enter(out);
+    CR_TRY(cr_dnnl_check(dnnl_engine_create(&out->engine, dnnl_cpu, 0), "engine creation"));
+    cnnrun_status *st =
+        cr_dnnl_check(dnnl_stream_create(&out->stream, out->engine, dnnl_stream_default_flags),
+                      "stream creation");
+    if (st) {
+        dnnl_engine_destroy(out->engine);
+        out->engine = NULL;
+    }
+    return st;
+}
+
+void cr_exec_env_destroy(cr_exec_env *env)
+{
+    if (env->stream) dnnl_stream_destroy(env->stream);
+    if (env->engine) dnnl_engine_destroy(env->engine);
+    env->stream = NULL;
+    env->engine = NULL;
+}
+
+void cr_exec_env_enter(const cr_exec_env *env)
+{
+    omp_set_num_threads(env->threads);
+}

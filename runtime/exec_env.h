@@ -1,0 +1,27 @@
+/* What kernels run on: the oneDNN engine and stream of a session, and its thread count. */
+#ifndef CR_EXEC_ENV_H
+#define CR_EXEC_ENV_H
+
+#include <oneapi/dnnl/dnnl.h>
+
+#include "status.h"
+
+typedef struct cr_exec_env {
+    dnnl_engine_t engine;
+    dnnl_stream_t stream;
+    int threads; /* OpenMP threads for oneDNN and our own parallel loops */
+} cr_exec_env;
+
+/* Creates the CPU engine and stream, fixing the OpenMP thread count (0 = one per core) before any
+ * primitive is created, as oneDNN sizes its work partitioning at creation. */
+cnnrun_status *cr_exec_env_create(int threads, cr_exec_env *out);
+void cr_exec_env_destroy(cr_exec_env *env);
+
+/* Pins the calling thread's OpenMP team size to the env's; called before planning and running,
+ * since a session may be used from different threads over its life. */
+void cr_exec_env_enter(const cr_exec_env *env);
+
+/* NULL for dnnl_success, else an error naming what failed and oneDNN's status. */
+cnnrun_status *cr_dnnl_check(dnnl_status_t status, const char *what);
+
+#endif

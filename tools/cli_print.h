@@ -1,0 +1,39 @@
+/* Everything the cnnrun program prints: errors and notes, output previews, the summary table,
+ * comparison lines and the benchmark report. */
+#ifndef CLI_PRINT_H
+#define CLI_PRINT_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#include "cli_compare.h"
+#include "cnnrun.h"
+
+#if defined(__GNUC__)
+#define CLI_PRINTF(fmt, args) __attribute__((format(printf, fmt, args)))
+#else
+#define CLI_PRINTF(fmt, args)
+#endif
+
+/* "cnnrun: error: ..." and "note: ..." on stderr. */
+void cli_error(const char *fmt, ...) CLI_PRINTF(1, 2);
+void cli_note(const char *fmt, ...) CLI_PRINTF(1, 2);
+
+/* "[batch, 1, 8, 8]": dims with a name show the name; a free dim without one shows "?".
+ * dim_names may be NULL. rank < 0 (undeclared) gives "(unknown shape)". */
+void cli_format_shape(char *buf, size_t size, int rank, const int64_t *shape,
+                      const char *const *dim_names);
+/* "float32 [batch, 1, 8, 8]" for what a model declares. */
+void cli_format_value_info(char *buf, size_t size, const cnnrun_value_info *info);
+/* "1.5 KiB", "3.2 MiB". */
+void cli_format_bytes(char *buf, size_t size, size_t bytes);
+
+/* Name, dtype, shape, the first values and, for a class score vector, the top class. */
+void cli_print_output(FILE *out, const char *name, const cnnrun_tensor *tensor);
+void cli_print_summary(FILE *out, const cnnrun_summary *summary);
+void cli_print_comparison(FILE *out, const char *name, const cnnrun_tensor *tensor,
+                          const cli_compare_result *result, double rtol, double atol);
+/* Sorts latencies_ms in place and prints median, min, max and runs per second. */
+void cli_print_bench(FILE *out, double *latencies_ms, size_t runs, size_t warmups);
+
+#endif

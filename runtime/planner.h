@@ -1,0 +1,78 @@
+/* The planner: for one signature of input shapes, infers every value's dtype and shape, folds
+ * what is computable ahead (constants and shape computations), prepares the kernels of the
+ * remaining nodes, and lays out all activations in one arena by lifetime. */
+#ifndef CR_PLANNER_H
+#define CR_PLANNER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "arena_plan.h"
+#include "model_internal.h"
+
+/* Where a value's bytes live during a run. */
+typedef enum cr_storage {
+    CR_STORE_NONE,     /* omitted / unused */
+    CR_STORE_CONST,    /* model initializer or plan-time folded result: tensors[v].data is set */
+    CR_STORE_INPUT,    /* the caller's input buffer, bound at each run */
+    CR_STORE_ARENA,    /* at arena + offset */
+    CR_STORE_ALIAS     /* the bytes of another value (a view op's input): root[v] */
+} cr_storage;
+
+typedef struct cr_step {
+    int node;                 /* index in the graph */
+    const cr_op *op;
+    cr_op_ctx ctx;            /* in/out point into the plan's tensors */
+} cr_step;
+
+/* A copy at the end of a run, for a graph output whose bytes would otherwise be the caller's
+ * input buffer. */
+typedef struct cr_output_copy {
+    int value;
+    size_t offset;
+} cr_output_copy;
+
+typedef struct cr_plan {
+    /* The signature: graph input shapes (in graph->inputs order). */
+    int n_inputs;
+    cr_tensor *input_shapes;
+    int n_values;
+    cr_tensor *tensors;        /* every value: dtype, shape, and data (constants at plan time;
+                                  everything else is bound at run time) */
+    cr_tensor **in_ptrs;       /* backing arrays for the steps' ctx.in / ctx.out */
+    cr_tensor **out_ptrs;
+    cr_storage *storage;
+    int *root;                 /* CR_STORE_ALIAS: the value that owns the bytes */
+    int *input_index;          /* CR_STORE_INPUT: which graph input */
+    size_t *offset;            /* CR_STORE_ARENA: arena offset */
+    cr_tensor **folded;        /* constants made by folding (owned), n_folded of them */
+    int n_folded;
+    bool *node_folded;         /* per node: computed at plan time */
+    int n_steps;
+    cr_step *steps;
+    int n_copies;
+    cr_output_copy *copies;
+    size_t arena_bytes;
+    size_t scratch_bytes;
+    size_t weight_bytes;       /* bytes of constants read by the steps */
+    /* Lifetimes and offsets of the arena buffers (kept for verification and tests). */
+    int n_buffers;
+    cr_buffer_life *buffers;
+} cr_plan;
+
+typedef enum cr_plan_mode {
+    CR_PLAN_FULL,        /* prepare kernels and lay out memory: ready to run */
+    CR_PLAN_SHAPES_ONLY  /* infer and fold only (for summaries) */
+} cr_plan_mode;
+
+/* Plans model for these input shapes (inputs[i] matches graph->inputs[i]; data unused). */
+cnnrun_status *cr_plan_build(const cnnrun_model *model, const cr_tensor *inputs,
+                             const cr_exec_env *env, cr_plan_mode mode, cr_plan **out);
+void cr_plan_free(cr_plan *plan);
+
+/* Matches the caller's tensors to the graph inputs (by name, or by position where name is NULL)
+ * and checks dtype and shape against the declaration. ordered[i] receives graph input i. */
+cnnrun_status *cr_match_inputs(const cnnrun_model *model, const cnnrun_tensor *inputs,
+                               size_t n_inputs, const cnnrun_tensor **ordered);
+
+#endif

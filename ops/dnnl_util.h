@@ -1,0 +1,90 @@
+/* oneDNN helpers shared by the op families that run on oneDNN primitives (Conv, pooling, Gemm,
+ * MatMul): memory descriptors from shapes, a primitive bundled with the memory objects of its
+ * arguments, weights pre-packed once, and the sliding-window geometry of Conv and pooling. */
+#ifndef CR_DNNL_UTIL_H
+#define CR_DNNL_UTIL_H
+
+#include <stdbool.h>
+
+#include <oneapi/dnnl/dnnl.h>
+
+#include "op.h"
+
+#define CR_DNNL_MAX_ARGS 6
+
+/* A primitive ready to run. Every memory object is made at prepare, so run only swaps data
+ * handles; a user-mode scratchpad makes one primitive safe to share between sessions' streams. */
+typedef struct cr_dnnl_prim {
+    dnnl_primitive_desc_t pd;
+    dnnl_primitive_t prim;
+    int n_args;
+    dnnl_exec_arg_t args[CR_DNNL_MAX_ARGS];
+    void *owned[CR_DNNL_MAX_ARGS]; /* pre-packed weight buffers, freed with the primitive */
+    size_t scratch_bytes;
+} cr_dnnl_prim;
+
+/* f32 descriptors: row-major, explicit strides, or "any" (the primitive picks the layout). */
+cnnrun_status *cr_dnnl_md_plain(dnnl_memory_desc_t *md, int rank, const int64_t *dims);
+cnnrun_status *cr_dnnl_md_strided(dnnl_memory_desc_t *md, int rank, const int64_t *dims,
+                                  const int64_t *strides);
+cnnrun_status *cr_dnnl_md_any(dnnl_memory_desc_t *md, int rank, const int64_t *dims);
+
+/* Primitive attributes with the user-mode scratchpad. Destroy with dnnl_primitive_attr_destroy. */
+cnnrun_status *cr_dnnl_attr_create(dnnl_primitive_attr_t *attr);
+
+/* Makes the primitive descriptor and the primitive for an op descriptor (attr NULL: default
+ * attributes with the user-mode scratchpad), and the scratchpad argument. `what` names the
+ * primitive in errors ("convolution"). On error p holds nothing to free but is safe to destroy. */
+cnnrun_status *cr_dnnl_prim_create(cr_dnnl_prim *p, const cr_exec_env *env, const void *op_desc,
+                                   const_dnnl_primitive_attr_t attr, const char *what);
+
+/* Adds argument `arg` (DNNL_ARG_SRC, ...) with the layout the primitive chose for it, bound to
+ * data (NULL: bound at run with cr_dnnl_prim_set). */
+cnnrun_status *cr_dnnl_prim_arg(cr_dnnl_prim *p, const cr_exec_env *env, int arg, void *data);
+
+/* Adds a constant argument: data, laid out as user_md, is reordered once into the layout the
+ * primitive chose for `arg` and kept in a buffer the primitive owns. */
+cnnrun_status *cr_dnnl_prim_const_arg(cr_dnnl_prim *p, const cr_exec_env *env, int arg,
+                                      const dnnl_memory_desc_t *user_md, const void *data);
+
+/* Points argument `arg` at data for the next execution. */
+void cr_dnnl_prim_set(cr_dnnl_prim *p, int arg, void *data);
+
+/* Executes on the env's stream and waits; scratch is the planner's shared scratch region. */
+cnnrun_status *cr_dnnl_prim_execute(cr_dnnl_prim *p, const cr_exec_env *env, void *scratch);
+
+void cr_dnnl_prim_destroy(cr_dnnl_prim *p);
+
+/* Prefixes a status (from cr_dnnl_check or the helpers above) with the node, op and opset. */
+cnnrun_status *cr_dnnl_node_error(const cr_op_ctx *ctx, cnnrun_status *st);
+
+/* Refuses any input whose dtype is not float32, naming the input and its dtype. */
+cnnrun_status *cr_require_f32(const cr_op_ctx *ctx);
+
+/* ---------------------------------------------------------------------------------------------
+ * Sliding windows (Conv, MaxPool, AveragePool)
+ * ------------------------------------------------------------------------------------------- */
+
+#define CR_WINDOW_MAX_DIMS 3
+
+typedef struct cr_window {
+    int nsp;                            /* spatial dims, 1..3 */
+    int64_t in[CR_WINDOW_MAX_DIMS];
+    int64_t kernel[CR_WINDOW_MAX_DIMS];
+    int64_t stride[CR_WINDOW_MAX_DIMS];
+    int64_t dilation[CR_WINDOW_MAX_DIMS]; /* ONNX convention: 1 = dense */
+    int64_t pad_l[CR_WINDOW_MAX_DIMS];    /* padding as ONNX defines it (after auto_pad) */
+    int64_t pad_r[CR_WINDOW_MAX_DIMS];
+    int64_t pad_r_dnnl[CR_WINDOW_MAX_DIMS]; /* pad_r enlarged so that oneDNN's floor division
+                                               yields the ceil_mode output size */
+    int64_t out[CR_WINDOW_MAX_DIMS];
+    bool ceil_extended;                 /* some pad_r_dnnl exceeds pad_r */
+} cr_window;
+
+/* Reads strides, pads, auto_pad, dilations (if allow_dilations) and ceil_mode (if allow_ceil)
+ * from the node and computes the output size of each spatial dim. */
+cnnrun_status *cr_window_init(const cr_op_ctx *ctx, int nsp, const int64_t *in_spatial,
+                              const int64_t *kernel, bool allow_dilations, bool allow_ceil,
+                              cr_window *w);
+
+#endif

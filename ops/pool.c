@@ -1,0 +1,256 @@
+/* Pooling (ONNX opsets 1-17): MaxPool, AveragePool, GlobalAveragePool and GlobalMaxPool over 1 to 3
+ * spatial dims, on a oneDNN pooling primitive. One combination oneDNN cannot express has a plain C
+ * path: AveragePool with count_include_pad=1 whose ceil_mode windows reach past the explicit
+ * padding, where ONNX divides by the part of the window inside the padded input while oneDNN would
+ * divide by the whole kernel. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "dnnl_util.h"
+#include "op_util.h"
+
+typedef enum pool_kind { POOL_MAX, POOL_AVG, POOL_GLOBAL_MAX, POOL_GLOBAL_AVG } pool_kind;
+
+typedef struct pool_geometry {
+    int rank;
+    int64_t batch, channels;
+    bool count_include_pad;
+    cr_window win;
+} pool_geometry;
+
+typedef struct pool_state {
+    bool empty;
+    bool plain_avg;          /* the plain C path (see the file comment) */
+    pool_geometry geo;       /* for the plain path */
+    cr_dnnl_prim prim;
+} pool_state;
+
+static pool_kind kind_of(const cr_op_ctx *ctx)
+{
+    const char *t = ctx->node->op_type;
+    if (strcmp(t, "MaxPool") == 0) return POOL_MAX;
+    if (strcmp(t, "AveragePool") == 0) return POOL_AVG;
+    if (strcmp(t, "GlobalMaxPool") == 0) return POOL_GLOBAL_MAX;
+    return POOL_GLOBAL_AVG;
+}
+
+static cnnrun_status *pool_geometry_of(const cr_op_ctx *ctx, pool_geometry *g)
+{
+    pool_kind kind = kind_of(ctx);
+    CR_TRY(cr_op_check_inputs(ctx, 1, 1));
+    CR_TRY(cr_require_f32(ctx));
+    if (kind == POOL_MAX && ctx->n_out > 1 && ctx->out[1])
+        return cr_op_error(ctx, CNNRUN_ERR_UNSUPPORTED,
+                           "the second output (Indices) is not supported; only Y may be used");
+    const cr_tensor *x = ctx->in[0];
+    if (x->rank < 3 || x->rank > 5) {
+        char sx[128];
+        return cr_op_error(ctx, CNNRUN_ERR_UNSUPPORTED,
+                           "input X has shape %s; supported are 1 to 3 spatial dims (rank 3 to 5)",
+                           cr_shape_str(x->rank, x->dims, sx, sizeof sx));
+    }
+    int nsp = x->rank - 2;
+    g->rank = x->rank;
+    g->batch = x->dims[0];
+    g->channels = x->dims[1];
+    g->count_include_pad = false;
+    if (kind == POOL_GLOBAL_MAX || kind == POOL_GLOBAL_AVG) {
+        /* no attributes: a window over the whole spatial extent */
+        for (int i = 0; i < nsp; i++)
+            if (x->dims[2 + i] < 1)
+                return cr_op_error(ctx, CNNRUN_ERR_INPUT_MISMATCH,
+                                   "input X has an empty spatial dim %d", i);
+        return cr_window_init(ctx, nsp, x->dims + 2, x->dims + 2, false, false, &g->win);
+    }
+
+    const int64_t *kernel;
+    size_t nk;
+    CR_TRY(cr_attr_ints(ctx->node, "kernel_shape", &kernel, &nk));
+    if (nk != (size_t)nsp)
+        return cr_op_error(ctx, CNNRUN_ERR_INVALID_MODEL,
+                           "attribute 'kernel_shape' has %zu values; the input has %d spatial dims",
+                           nk, nsp);
+    if (kind == POOL_AVG) {
+        int64_t cip = 0;
+        if (ctx->opset >= 7) CR_TRY(cr_attr_int(ctx->node, "count_include_pad", 0, &cip));
+        else if (cr_node_attr(ctx->node, "count_include_pad"))
+            return cr_op_unsupported_attr(ctx, "count_include_pad", "it only exists from opset 7");
+        if (cip != 0 && cip != 1)
+            return cr_op_error(ctx, CNNRUN_ERR_INVALID_MODEL,
+                               "attribute 'count_include_pad' must be 0 or 1, found %lld", (long long)cip);
+        g->count_include_pad = cip == 1;
+    } else {
+        int64_t storage_order = 0;
+        CR_TRY(cr_attr_int(ctx->node, "storage_order", 0, &storage_order));
+        if (storage_order != 0 && storage_order != 1)
+            return cr_op_error(ctx, CNNRUN_ERR_INVALID_MODEL,
+                               "attribute 'storage_order' must be 0 or 1, found %lld",
+                               (long long)storage_order);
+        /* storage_order only shapes the Indices output, which is refused above */
+    }
+    /* dilations: MaxPool from opset 10 (AveragePool only from 19); ceil_mode from opset 10 */
+    return cr_window_init(ctx, nsp, x->dims + 2, kernel, kind == POOL_MAX && ctx->opset >= 10,
+                          ctx->opset >= 10, &g->win);
+}
+
+static void pool_out_dims(const pool_geometry *g, int64_t *dims)
+{
+    dims[0] = g->batch;
+    dims[1] = g->channels;
+    for (int i = 0; i < g->win.nsp; i++) dims[2 + i] = g->win.out[i];
+}
+
+static cnnrun_status *pool_infer(cr_op_ctx *ctx)
+{
+    pool_geometry g;
+    CR_TRY(pool_geometry_of(ctx, &g));
+    int64_t dims[CR_MAX_RANK];
+    pool_out_dims(&g, dims);
+    cr_set_output(ctx, 0, CNNRUN_FLOAT32, g.rank, dims);
+    return NULL;
+}
+
+static cnnrun_status *pool_build(cr_op_ctx *ctx, const pool_geometry *g, pool_state *s)
+{
+    pool_kind kind = kind_of(ctx);
+    int64_t out_dims[CR_MAX_RANK];
+    pool_out_dims(g, out_dims);
+    dnnl_memory_desc_t src_md, dst_md;
+    CR_TRY(cr_dnnl_md_plain(&src_md, g->rank, ctx->in[0]->dims));
+    CR_TRY(cr_dnnl_md_plain(&dst_md, g->rank, out_dims));
+    dnnl_dims_t strides, kernel, dilation, pad_l, pad_r;
+    for (int i = 0; i < g->win.nsp; i++) {
+        strides[i] = g->win.stride[i];
+        kernel[i] = g->win.kernel[i];
+        dilation[i] = g->win.dilation[i] - 1;
+        pad_l[i] = g->win.pad_l[i];
+        pad_r[i] = g->win.pad_r_dnnl[i];
+    }
+    dnnl_alg_kind_t alg = kind == POOL_MAX || kind == POOL_GLOBAL_MAX ? dnnl_pooling_max
+                          : g->count_include_pad ? dnnl_pooling_avg_include_padding
+                                                 : dnnl_pooling_avg_exclude_padding;
+    dnnl_pooling_v2_desc_t desc;
+    CR_TRY(cr_dnnl_check(dnnl_pooling_v2_forward_desc_init(&desc, dnnl_forward_inference, alg, &src_md,
+                                                           &dst_md, strides, kernel, dilation,
+                                                           pad_l, pad_r),
+                         "pooling descriptor initialisation"));
+    CR_TRY(cr_dnnl_prim_create(&s->prim, ctx->env, &desc, NULL, "pooling"));
+    CR_TRY(cr_dnnl_prim_arg(&s->prim, ctx->env, DNNL_ARG_SRC, NULL));
+    CR_TRY(cr_dnnl_prim_arg(&s->prim, ctx->env, DNNL_ARG_DST, NULL));
+    ctx->scratch_bytes = s->prim.scratch_bytes;
+    return NULL;
+}
+
+static void pool_destroy(void *state)
+{
+    pool_state *s = state;
+    if (!s) return;
+    cr_dnnl_prim_destroy(&s->prim);
+    free(s);
+}
+
+static cnnrun_status *pool_prepare(cr_op_ctx *ctx)
+{
+    pool_geometry g;
+    CR_TRY(pool_geometry_of(ctx, &g));
+    pool_state *s = calloc(1, sizeof *s);
+    if (!s) return cr_op_error(ctx, CNNRUN_ERR_OUT_OF_MEMORY, "cannot allocate the pooling state");
+    s->geo = g;
+    int64_t out_dims[CR_MAX_RANK], count;
+    pool_out_dims(&g, out_dims);
+    ctx->scratch_bytes = 0;
+    if (!cr_shape_count(g.rank, out_dims, &count)) {
+        pool_destroy(s);
+        return cr_op_error(ctx, CNNRUN_ERR_OUT_OF_MEMORY, "output shape overflows");
+    }
+    if (count == 0) s->empty = true;
+    else if (kind_of(ctx) == POOL_AVG && g.count_include_pad && g.win.ceil_extended)
+        s->plain_avg = true;
+    else {
+        cnnrun_status *st = pool_build(ctx, &g, s);
+        if (st) {
+            pool_destroy(s);
+            return cr_dnnl_node_error(ctx, st);
+        }
+    }
+    ctx->state = s;
+    return NULL;
+}
+
+/* Average pooling whose divisor is the window clipped to the explicitly padded input. */
+static void plain_avg_pool(const pool_geometry *g, const float *x, float *y)
+{
+    /* viewed as 3 spatial dims, the missing leading ones of size 1 */
+    int64_t in[3], out[3], k[3], s[3], pl[3], pr[3];
+    int lead = 3 - g->win.nsp;
+    for (int i = 0; i < 3; i++) {
+        int j = i - lead;
+        bool real = j >= 0;
+        in[i] = real ? g->win.in[j] : 1;
+        out[i] = real ? g->win.out[j] : 1;
+        k[i] = real ? g->win.kernel[j] : 1;
+        s[i] = real ? g->win.stride[j] : 1;
+        pl[i] = real ? g->win.pad_l[j] : 0;
+        pr[i] = real ? g->win.pad_r[j] : 0;
+    }
+    int64_t planes = g->batch * g->channels;
+    int64_t in_plane = in[0] * in[1] * in[2], out_plane = out[0] * out[1] * out[2];
+#pragma omp parallel for
+    for (int64_t p = 0; p < planes; p++) {
+        const float *xp = x + p * in_plane;
+        float *yp = y + p * out_plane;
+        for (int64_t o0 = 0; o0 < out[0]; o0++)
+            for (int64_t o1 = 0; o1 < out[1]; o1++)
+                for (int64_t o2 = 0; o2 < out[2]; o2++) {
+                    int64_t o[3] = {o0, o1, o2}, lo[3], hi[3], divisor = 1;
+                    for (int d = 0; d < 3; d++) {
+                        int64_t start = o[d] * s[d] - pl[d];
+                        int64_t end = start + k[d];
+                        if (end > in[d] + pr[d]) end = in[d] + pr[d];
+                        divisor *= end - start;
+                        lo[d] = start < 0 ? 0 : start;
+                        hi[d] = end > in[d] ? in[d] : end;
+                    }
+                    float sum = 0.0f;
+                    for (int64_t i0 = lo[0]; i0 < hi[0]; i0++)
+                        for (int64_t i1 = lo[1]; i1 < hi[1]; i1++)
+                            for (int64_t i2 = lo[2]; i2 < hi[2]; i2++)
+                                sum += xp[(i0 * in[1] + i1) * in[2] + i2];
+                    yp[(o0 * out[1] + o1) * out[2] + o2] = sum / (float)divisor;
+                }
+    }
+}
+
+static cnnrun_status *pool_run(cr_op_ctx *ctx)
+{
+    pool_state *s = ctx->state;
+    if (s->empty) return NULL;
+    if (s->plain_avg) {
+        plain_avg_pool(&s->geo, ctx->in[0]->data, ctx->out[0]->data);
+        return NULL;
+    }
+    cr_dnnl_prim_set(&s->prim, DNNL_ARG_SRC, ctx->in[0]->data);
+    cr_dnnl_prim_set(&s->prim, DNNL_ARG_DST, ctx->out[0]->data);
+    cnnrun_status *st = cr_dnnl_prim_execute(&s->prim, ctx->env, ctx->scratch);
+    return st ? cr_dnnl_node_error(ctx, st) : NULL;
+}
+
+#define POOL_OP(var, name)                                                                         \
+    static const cr_op var = {                                                                     \
+        .op_type = name,                                                                           \
+        .domain = "",                                                                              \
+        .opset_min = 1,                                                                            \
+        .opset_max = 17,                                                                           \
+        .infer = pool_infer,                                                                       \
+        .prepare = pool_prepare,                                                                   \
+        .run = pool_run,                                                                           \
+        .destroy = pool_destroy,                                                                   \
+    }
+
+POOL_OP(max_pool_op, "MaxPool");
+POOL_OP(average_pool_op, "AveragePool");
+POOL_OP(global_average_pool_op, "GlobalAveragePool");
+POOL_OP(global_max_pool_op, "GlobalMaxPool");
+
+const cr_op *const cr_ops_pool[] = {&max_pool_op, &average_pool_op, &global_average_pool_op,
+                                    &global_max_pool_op, NULL};

@@ -1,0 +1,301 @@
+/* Element-wise unary operators (Relu, Clip, Sigmoid, Tanh, LeakyRelu, Elu, Exp, ...).
+ *
+ * One table row per operator: the ONNX name, its opset range, the float32 kernel and, where ONNX
+ * allows integer inputs, the int64 and int32 kernels. Every kernel is a flat loop over the
+ * elements, written so that GCC vectorises it; large tensors are split across the session's
+ * threads. Input and output may be the same buffer (the planner may run these in place). */
+#include <float.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "op_util.h"
+
+/* Below this many elements a parallel region costs more than it saves. */
+#define UNARY_PARALLEL_MIN 65536
+
+typedef struct unary_params {
+    float alpha, beta;   /* LeakyRelu/Elu/HardSigmoid/Selu constants; Clip bounds */
+    int64_t lo_i, hi_i;  /* Clip bounds for integer inputs */
+    int threads;
+} unary_params;
+
+typedef void (*unary_f32_fn)(const float *x, float *y, int64_t n, const unary_params *p);
+typedef void (*unary_i64_fn)(const int64_t *x, int64_t *y, int64_t n, const unary_params *p);
+typedef void (*unary_i32_fn)(const int32_t *x, int32_t *y, int64_t n, const unary_params *p);
+
+/* Defines name_suffix(x, y, n, p) computing y[i] = expr, where expr reads v = x[i]. */
+#define UNARY_KERNEL(fname, type, expr)                                                            \
+    static void fname(const type *x, type *y, int64_t n, const unary_params *p)                    \
+    {                                                                                              \
+        (void)p;                                                                                   \
+        _Pragma("omp parallel for simd num_threads(p->threads) if (n >= UNARY_PARALLEL_MIN)")     \
+        for (int64_t i = 0; i < n; i++) {                                                          \
+            type v = x[i];                                                                         \
+            y[i] = (expr);                                                                         \
+        }                                                                                          \
+    }
+
+static inline float softplus_f32(float v)
+{
+    /* log(1 + e^v) without overflow for large v. */
+    return v > 0.0f ? v + log1pf(expf(-v)) : log1pf(expf(v));
+}
+
+static inline float clamp01(float v)
+{
+    return v < 0.0f ? 0.0f : (v > 1.0f ? 1.0f : v);
+}
+
+/* Integer negation and absolute value wrap at the minimum value, as two's complement hardware
+ * does, instead of being undefined behaviour. */
+static inline int64_t wrap_neg_i64(int64_t v) { return (int64_t)(0u - (uint64_t)v); }
+static inline int32_t wrap_neg_i32(int32_t v) { return (int32_t)(0u - (uint32_t)v); }
+
+UNARY_KERNEL(relu_f32, float, v > 0.0f ? v : 0.0f)
+UNARY_KERNEL(relu_i64, int64_t, v > 0 ? v : 0)
+UNARY_KERNEL(relu_i32, int32_t, v > 0 ? v : 0)
+/* Comparisons rather than fminf/fmaxf so that NaN passes through, as in NumPy's clip; when
+ * min > max every element becomes max, as ONNX specifies. */
+UNARY_KERNEL(clip_f32, float, (v < p->alpha ? p->alpha : v) > p->beta ? p->beta : (v < p->alpha ? p->alpha : v))
+UNARY_KERNEL(clip_i64, int64_t, (v < p->lo_i ? p->lo_i : v) > p->hi_i ? p->hi_i : (v < p->lo_i ? p->lo_i : v))
+UNARY_KERNEL(clip_i32, int32_t, (int32_t)((v < p->lo_i ? p->lo_i : v) > p->hi_i ? p->hi_i : (v < p->lo_i ? p->lo_i : v)))
+UNARY_KERNEL(sigmoid_f32, float, 1.0f / (1.0f + expf(-v)))
+UNARY_KERNEL(tanh_f32, float, tanhf(v))
+UNARY_KERNEL(leaky_relu_f32, float, v >= 0.0f ? v : p->alpha * v)
+UNARY_KERNEL(elu_f32, float, v >= 0.0f ? v : p->alpha * expm1f(v))
+UNARY_KERNEL(selu_f32, float, p->beta * (v > 0.0f ? v : p->alpha * expm1f(v)))
+UNARY_KERNEL(exp_f32, float, expf(v))
+UNARY_KERNEL(log_f32, float, logf(v))
+UNARY_KERNEL(abs_f32, float, fabsf(v))
+UNARY_KERNEL(abs_i64, int64_t, v < 0 ? wrap_neg_i64(v) : v)
+UNARY_KERNEL(abs_i32, int32_t, v < 0 ? wrap_neg_i32(v) : v)
+UNARY_KERNEL(neg_f32, float, -v)
+UNARY_KERNEL(neg_i64, int64_t, wrap_neg_i64(v))
+UNARY_KERNEL(neg_i32, int32_t, wrap_neg_i32(v))
+UNARY_KERNEL(sqrt_f32, float, sqrtf(v))
+UNARY_KERNEL(reciprocal_f32, float, 1.0f / v)
+UNARY_KERNEL(floor_f32, float, floorf(v))
+UNARY_KERNEL(ceil_f32, float, ceilf(v))
+UNARY_KERNEL(erf_f32, float, erff(v))
+UNARY_KERNEL(softplus_f32_k, float, softplus_f32(v))
+UNARY_KERNEL(softsign_f32, float, v / (1.0f + fabsf(v)))
+UNARY_KERNEL(hard_sigmoid_f32, float, clamp01(p->alpha * v + p->beta))
+UNARY_KERNEL(hard_swish_f32, float, v * clamp01(v * (1.0f / 6.0f) + 0.5f))
+
+typedef enum unary_attrs {
+    ATTRS_NONE,
+    ATTRS_ALPHA,        /* alpha only (LeakyRelu, Elu) */
+    ATTRS_ALPHA_BETA,   /* alpha and beta (HardSigmoid) */
+    ATTRS_ALPHA_GAMMA,  /* Selu: alpha and gamma (gamma kept in beta) */
+    ATTRS_CLIP,         /* bounds from attributes (opset < 11) or inputs 1 and 2 */
+} unary_attrs;
+
+typedef struct unary_kind {
+    const char *op_type;
+    int opset_min;
+    unary_f32_fn f32;
+    unary_i64_fn i64; /* NULL when the op takes floats only */
+    unary_i32_fn i32;
+    unary_attrs attrs;
+    float alpha_default, beta_default;
+} unary_kind;
+
+typedef struct unary_state {
+    const unary_kind *kind;
+    unary_params params;
+    bool bounds_at_run; /* Clip with a bound input that is not constant: read it in run */
+} unary_state;
+
+static const unary_kind kinds[] = {
+    {"Relu", 1, relu_f32, relu_i64, relu_i32, ATTRS_NONE, 0, 0},
+    {"Clip", 1, clip_f32, clip_i64, clip_i32, ATTRS_CLIP, 0, 0},
+    {"Sigmoid", 1, sigmoid_f32, NULL, NULL, ATTRS_NONE, 0, 0},
+    {"Tanh", 1, tanh_f32, NULL, NULL, ATTRS_NONE, 0, 0},
+    {"LeakyRelu", 1, leaky_relu_f32, NULL, NULL, ATTRS_ALPHA, 0.01f, 0},
+    {"Elu", 1, elu_f32, NULL, NULL, ATTRS_ALPHA, 1.0f, 0},
+    {"Selu", 1, selu_f32, NULL, NULL, ATTRS_ALPHA_GAMMA, 1.67326319217681884765625f,
+     1.05070102214813232421875f},
+    {"Exp", 1, exp_f32, NULL, NULL, ATTRS_NONE, 0, 0},
+    {"Log", 1, log_f32, NULL, NULL, ATTRS_NONE, 0, 0},
+    {"Abs", 1, abs_f32, abs_i64, abs_i32, ATTRS_NONE, 0, 0},
+    {"Neg", 1, neg_f32, neg_i64, neg_i32, ATTRS_NONE, 0, 0},
+    {"Sqrt", 1, sqrt_f32, NULL, NULL, ATTRS_NONE, 0, 0},
+    {"Reciprocal", 1, reciprocal_f32, NULL, NULL, ATTRS_NONE, 0, 0},
+    {"Floor", 1, floor_f32, NULL, NULL, ATTRS_NONE, 0, 0},
+    {"Ceil", 1, ceil_f32, NULL, NULL, ATTRS_NONE, 0, 0},
+    {"Erf", 9, erf_f32, NULL, NULL, ATTRS_NONE, 0, 0},
+    {"Softplus", 1, softplus_f32_k, NULL, NULL, ATTRS_NONE, 0, 0},
+    {"Softsign", 1, softsign_f32, NULL, NULL, ATTRS_NONE, 0, 0},
+    {"HardSigmoid", 1, hard_sigmoid_f32, NULL, NULL, ATTRS_ALPHA_BETA, 0.2f, 0.5f},
+    {"HardSwish", 14, hard_swish_f32, NULL, NULL, ATTRS_NONE, 0, 0},
+};
+
+static const unary_kind *unary_find(const char *op_type)
+{
+    for (size_t i = 0; i < sizeof kinds / sizeof *kinds; i++)
+        if (strcmp(kinds[i].op_type, op_type) == 0) return &kinds[i];
+    return NULL;
+}
+
+static int op_threads(const cr_op_ctx *ctx)
+{
+    return ctx->env && ctx->env->threads > 0 ? ctx->env->threads : 1;
+}
+
+static cnnrun_status *unary_check_dtype(const cr_op_ctx *ctx, const unary_kind *k)
+{
+    static const cnnrun_dtype floats[] = {CNNRUN_FLOAT32, 0};
+    static const cnnrun_dtype numbers[] = {CNNRUN_FLOAT32, CNNRUN_INT64, CNNRUN_INT32, 0};
+    /* Clip's bounds were float attributes before opset 11, so its data were float only. */
+    bool ints = k->i64 && !(k->attrs == ATTRS_CLIP && ctx->opset < 11);
+    return cr_op_check_dtype(ctx, 0, ints ? numbers : floats);
+}
+
+/* Clip's bound inputs (opset >= 11) are scalars of the data's dtype. */
+static cnnrun_status *clip_check_bound(const cr_op_ctx *ctx, int i, const char *role)
+{
+    if (i >= ctx->n_in || !ctx->in[i]) return NULL;
+    const cr_tensor *t = ctx->in[i];
+    if (t->dtype != ctx->in[0]->dtype)
+        return cr_op_error(ctx, CNNRUN_ERR_INVALID_MODEL, "the %s input has dtype %s; expected %s like the data",
+                           role, cnnrun_dtype_name(t->dtype), cnnrun_dtype_name(ctx->in[0]->dtype));
+    if (cr_tensor_count(t) != 1)
+        return cr_op_error(ctx, CNNRUN_ERR_INVALID_MODEL, "the %s input must be a scalar; it has %lld elements",
+                           role, (long long)cr_tensor_count(t));
+    return NULL;
+}
+
+static cnnrun_status *unary_infer(cr_op_ctx *ctx)
+{
+    const unary_kind *k = unary_find(ctx->node->op_type);
+    if (!k) return cr_op_error(ctx, CNNRUN_ERR_INTERNAL, "no unary kernel for this op");
+    bool clip_inputs = k->attrs == ATTRS_CLIP && ctx->opset >= 11;
+    CR_TRY(cr_op_check_inputs(ctx, 1, clip_inputs ? 3 : 1));
+    CR_TRY(unary_check_dtype(ctx, k));
+    if (clip_inputs) {
+        CR_TRY(clip_check_bound(ctx, 1, "min"));
+        CR_TRY(clip_check_bound(ctx, 2, "max"));
+    }
+    cr_set_output(ctx, 0, ctx->in[0]->dtype, ctx->in[0]->rank, ctx->in[0]->dims);
+    return NULL;
+}
+
+/* Reads a scalar bound of Clip as both float and integer. */
+static void clip_read_bound(const cr_tensor *t, float *f, int64_t *i)
+{
+    switch (t->dtype) {
+    case CNNRUN_FLOAT32: *f = *(const float *)t->data; break;
+    case CNNRUN_INT64: *i = *(const int64_t *)t->data; break;
+    case CNNRUN_INT32: *i = *(const int32_t *)t->data; break;
+    default: break;
+    }
+}
+
+static void clip_bounds_from_inputs(const cr_op_ctx *ctx, unary_params *p)
+{
+    p->alpha = -INFINITY;
+    p->beta = INFINITY;
+    p->lo_i = ctx->in[0]->dtype == CNNRUN_INT32 ? INT32_MIN : INT64_MIN;
+    p->hi_i = ctx->in[0]->dtype == CNNRUN_INT32 ? INT32_MAX : INT64_MAX;
+    if (ctx->n_in > 1 && ctx->in[1]) clip_read_bound(ctx->in[1], &p->alpha, &p->lo_i);
+    if (ctx->n_in > 2 && ctx->in[2]) clip_read_bound(ctx->in[2], &p->beta, &p->hi_i);
+}
+
+static cnnrun_status *unary_prepare(cr_op_ctx *ctx)
+{
+    const unary_kind *k = unary_find(ctx->node->op_type);
+    if (!k) return cr_op_error(ctx, CNNRUN_ERR_INTERNAL, "no unary kernel for this op");
+    unary_state *s = calloc(1, sizeof *s);
+    if (!s) return cr_op_error(ctx, CNNRUN_ERR_OUT_OF_MEMORY, "out of memory for the op state");
+    s->kind = k;
+    s->params.threads = op_threads(ctx);
+    s->params.alpha = k->alpha_default;
+    s->params.beta = k->beta_default;
+    cnnrun_status *st = NULL;
+    switch (k->attrs) {
+    case ATTRS_NONE: break;
+    case ATTRS_ALPHA: st = cr_attr_float(ctx->node, "alpha", k->alpha_default, &s->params.alpha); break;
+    case ATTRS_ALPHA_BETA:
+        st = cr_attr_float(ctx->node, "alpha", k->alpha_default, &s->params.alpha);
+        if (!st) st = cr_attr_float(ctx->node, "beta", k->beta_default, &s->params.beta);
+        break;
+    case ATTRS_ALPHA_GAMMA:
+        st = cr_attr_float(ctx->node, "alpha", k->alpha_default, &s->params.alpha);
+        if (!st) st = cr_attr_float(ctx->node, "gamma", k->beta_default, &s->params.beta);
+        break;
+    case ATTRS_CLIP:
+        if (ctx->opset < 11) {
+            /* Before opset 11 the bounds are float attributes and the data float only. */
+            st = cr_attr_float(ctx->node, "min", -FLT_MAX, &s->params.alpha);
+            if (!st) st = cr_attr_float(ctx->node, "max", FLT_MAX, &s->params.beta);
+        } else {
+            bool lo_const = ctx->n_in < 2 || !ctx->in[1] || ctx->in[1]->data;
+            bool hi_const = ctx->n_in < 3 || !ctx->in[2] || ctx->in[2]->data;
+            s->bounds_at_run = !(lo_const && hi_const);
+            if (!s->bounds_at_run) clip_bounds_from_inputs(ctx, &s->params);
+        }
+        break;
+    }
+    if (st) {
+        free(s);
+        return st;
+    }
+    ctx->state = s;
+    return NULL;
+}
+
+static cnnrun_status *unary_run(cr_op_ctx *ctx)
+{
+    const unary_state *s = ctx->state;
+    unary_params p = s->params;
+    if (s->bounds_at_run) clip_bounds_from_inputs(ctx, &p);
+    const cr_tensor *x = ctx->in[0];
+    cr_tensor *y = ctx->out[0];
+    int64_t n = cr_tensor_count(x);
+    switch (x->dtype) {
+    case CNNRUN_FLOAT32: s->kind->f32(x->data, y->data, n, &p); break;
+    case CNNRUN_INT64: s->kind->i64(x->data, y->data, n, &p); break;
+    case CNNRUN_INT32: s->kind->i32(x->data, y->data, n, &p); break;
+    default: return cr_op_error(ctx, CNNRUN_ERR_INTERNAL, "dtype %s reached run", cnnrun_dtype_name(x->dtype));
+    }
+    return NULL;
+}
+
+static void unary_destroy(void *state)
+{
+    free(state);
+}
+
+#define UNARY_OP(var, name, min)                                                                   \
+    static const cr_op var = {name, "", min, 21, 0, unary_infer, unary_prepare, unary_run, unary_destroy};
+
+/* Versions after 17 only widen the accepted dtypes, so the semantics here hold up to opset 21. */
+UNARY_OP(op_relu, "Relu", 1)
+UNARY_OP(op_clip, "Clip", 1)
+UNARY_OP(op_sigmoid, "Sigmoid", 1)
+UNARY_OP(op_tanh, "Tanh", 1)
+UNARY_OP(op_leaky_relu, "LeakyRelu", 1)
+UNARY_OP(op_elu, "Elu", 1)
+UNARY_OP(op_selu, "Selu", 1)
+UNARY_OP(op_exp, "Exp", 1)
+UNARY_OP(op_log, "Log", 1)
+UNARY_OP(op_abs, "Abs", 1)
+UNARY_OP(op_neg, "Neg", 1)
+UNARY_OP(op_sqrt, "Sqrt", 1)
+UNARY_OP(op_reciprocal, "Reciprocal", 1)
+UNARY_OP(op_floor, "Floor", 1)
+UNARY_OP(op_ceil, "Ceil", 1)
+UNARY_OP(op_erf, "Erf", 9)
+UNARY_OP(op_softplus, "Softplus", 1)
+UNARY_OP(op_softsign, "Softsign", 1)
+UNARY_OP(op_hard_sigmoid, "HardSigmoid", 1)
+UNARY_OP(op_hard_swish, "HardSwish", 14)
+
+const cr_op *const cr_ops_unary[] = {
+    &op_relu,  &op_clip,  &op_sigmoid, &op_tanh,       &op_leaky_relu, &op_elu,
+    &op_selu,  &op_exp,   &op_log,     &op_abs,        &op_neg,        &op_sqrt,
+    &op_reciprocal, &op_floor, &op_ceil, &op_erf,      &op_softplus,   &op_softsign,
+    &op_hard_sigmoid, &op_hard_swish, NULL,
+};

@@ -226,7 +226,7 @@ typedef struct cnnrun_summary_row {
     int rank;
     int64_t shape[CNNRUN_MAX_RANK];
     const char *dim_names[CNNRUN_MAX_RANK];
-    int64_t params;        /* elements of the node's weight inputs (initializers) */
+    int64_t params;        /* elements of the node's floating-point initializer inputs */
     int folded;            /* 1 if the node was computed at plan time (constant folding) */
 } cnnrun_summary_row;
 

@@ -152,9 +152,15 @@ cnnrun_status *cnnrun_session_summary(cnnrun_session *session, const cnnrun_tens
             row->rank = t->rank;
             memcpy(row->shape, t->dims, sizeof row->shape);
         }
-        for (int k = 0; k < n->n_inputs; k++)
-            if (n->inputs[k] >= 0 && g->values[n->inputs[k]].is_weight)
-                row->params += cr_tensor_count(g->values[n->inputs[k]].constant);
+        /* Parameters are the floating-point initializers, as frameworks count them: integer
+         * initializers are shapes, axes and indices, not learned weights. */
+        for (int k = 0; k < n->n_inputs; k++) {
+            const cr_value *v = n->inputs[k] >= 0 ? &g->values[n->inputs[k]] : NULL;
+            if (v && v->is_weight && (v->constant->dtype == CNNRUN_FLOAT32 ||
+                                      v->constant->dtype == CNNRUN_FLOAT64 ||
+                                      v->constant->dtype == CNNRUN_FLOAT16))
+                row->params += cr_tensor_count(v->constant);
+        }
         sum->total_params += row->params;
     }
     if (!inputs && syms.n > 0) {

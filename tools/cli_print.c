@@ -127,7 +127,7 @@ static void print_top_class(FILE *out, const cnnrun_tensor *t, size_t count)
     }
     /* Only values that form a distribution are called p; anything else is a score. */
     if (fabs(sum - 1) > 1e-3) probabilities = 0;
-    fprintf(out, "  top: class %zu (%s = %.6g)\n", best, probabilities ? "p" : "score", best_value);
+    fprintf(out, "  top: class %zu (%s = %.7g)\n", best, probabilities ? "p" : "score", best_value);
 }
 
 void cli_print_output(FILE *out, const char *name, const cnnrun_tensor *t)
@@ -221,7 +221,7 @@ void cli_print_bench(FILE *out, double *latencies_ms, size_t runs, size_t warmup
     double median = runs % 2 ? latencies_ms[runs / 2]
                              : (latencies_ms[runs / 2 - 1] + latencies_ms[runs / 2]) / 2;
     fprintf(out, "bench: %zu runs after %zu warm-up: median %.4g ms, min %.4g ms, max %.4g ms, "
-                 "%.4g runs/s\n",
+                 "%.1f runs/s\n",
             runs, warmups, median, latencies_ms[0], latencies_ms[runs - 1],
             total > 0 ? (double)runs * 1000.0 / total : INFINITY);
 }

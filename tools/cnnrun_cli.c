@@ -119,9 +119,10 @@ static int load_model(cli_run *run)
             cli_format_value_info(text, sizeof text, &run->output_info[i]);
             fprintf(stderr, "  output %s: %s\n", run->output_info[i].name, text);
         }
-        fprintf(stderr, "session: created in %.3g ms (threads: %s%d; planned now if every input "
-                        "shape is fixed)\n",
-                t2 - t1, run->opts.threads ? "" : "auto=", run->opts.threads);
+        char threads[32] = "auto";
+        if (run->opts.threads) snprintf(threads, sizeof threads, "%d", run->opts.threads);
+        fprintf(stderr, "session: created in %.3g ms (threads: %s; planned now if every input "
+                        "shape is fixed)\n", t2 - t1, threads);
     }
     return CLI_EXIT_OK;
 }
@@ -589,7 +590,7 @@ int main(int argc, char **argv)
     if (run.opts.help) {
         cli_print_usage(stdout);
     } else if (run.opts.version) {
-        printf("cnnrun %s\noneDNN %s\n", cnnrun_version(), cnnrun_backend_version());
+        printf("cnnrun %s\nbackend: %s\n", cnnrun_version(), cnnrun_backend_version());
     } else {
         rc = execute(&run);
     }

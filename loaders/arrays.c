@@ -1,5 +1,6 @@
 /* cnnrun_arrays: named arrays read from a .npy, .npz or ONNX TensorProto file, the format told by
  * the file's content rather than its extension. */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -88,19 +89,27 @@ static char *file_dir(const char *path)
     return d;
 }
 
+/* Adds t under `name`, or under the file's stem when name is NULL or empty. Takes t->data. */
+static cnnrun_status *add_named(cnnrun_arrays *a, const char *name, const char *path,
+                                cnnrun_tensor *t, const char *what)
+{
+    if (name && *name) return arrays_add(a, name, t, what);
+    char *stem = file_stem(path);
+    if (!stem) {
+        cr_aligned_free(t->data);
+        return cr_error(CNNRUN_ERR_OUT_OF_MEMORY, "cannot allocate an array name");
+    }
+    cnnrun_status *st = arrays_add(a, stem, t, what);
+    free(stem);
+    return st;
+}
+
 static cnnrun_status *load_npy(cnnrun_arrays *a, const char *path, const char *what,
                                const void *data, size_t size)
 {
     cnnrun_tensor t = {0};
     CR_TRY(cr_npy_parse(data, size, what, &t));
-    char *stem = file_stem(path);
-    if (!stem) {
-        cr_aligned_free(t.data);
-        return cr_error(CNNRUN_ERR_OUT_OF_MEMORY, "cannot allocate an array name");
-    }
-    cnnrun_status *st = arrays_add(a, stem, &t, what);
-    free(stem);
-    return st;
+    return add_named(a, NULL, path, &t, what);
 }
 
 typedef struct npz_ctx {
@@ -139,32 +148,32 @@ static cnnrun_status *not_recognised(const char *path, const unsigned char *b, s
     return st;
 }
 
+static bool declares_external_data(const Onnx__TensorProto *tp)
+{
+    return tp->has_data_location &&
+           tp->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL &&
+           tp->n_external_data > 0;
+}
+
 /* A TensorProto has no magic number, so a file counts as one only if it parses as protobuf, has a
- * data type ONNX defines, and its data agree with its dims. */
+ * data type ONNX defines (with room for types newer than our schema), and its data agree with its
+ * dims. A declared external location is evidence enough that it is one: errors reading external
+ * data are reported as such rather than as "not a TensorProto". */
 static cnnrun_status *load_tensor_proto(cnnrun_arrays *a, const char *path, const char *what,
                                         const unsigned char *data, size_t size)
 {
     Onnx__TensorProto *tp = onnx__tensor_proto__unpack(NULL, size, data);
-    if (!tp) return not_recognised(path, data, size, NULL);
-    if (!tp->has_data_type || tp->data_type <= ONNX__TENSOR_PROTO__DATA_TYPE__UNDEFINED ||
-        tp->data_type > 23) { /* room for types newer than our schema */
-        onnx__tensor_proto__free_unpacked(tp, NULL);
+    if (!tp || !tp->has_data_type || tp->data_type <= ONNX__TENSOR_PROTO__DATA_TYPE__UNDEFINED ||
+        tp->data_type > 23) {
+        if (tp) onnx__tensor_proto__free_unpacked(tp, NULL);
         return not_recognised(path, data, size, NULL);
     }
-    char *dir = file_dir(path);
-    char *name = tp->name && *tp->name ? NULL : file_stem(path);
     cr_tensor *t = NULL;
-    cnnrun_status *st = NULL;
-    if (!dir || (!name && !(tp->name && *tp->name)))
-        st = cr_error(CNNRUN_ERR_OUT_OF_MEMORY, "cannot allocate path strings for '%s'", path);
-    else
-        st = cr_tensor_from_proto(tp, dir, &t);
-    /* Data that disagree with the dims make the file implausible as a TensorProto; a declared
-     * external location is evidence enough that it is one, so its errors are reported as such. */
-    bool external = tp->has_data_location &&
-                    tp->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL &&
-                    tp->n_external_data > 0;
-    if (st && cnnrun_status_code(st) == CNNRUN_ERR_INVALID_MODEL && !external) {
+    char *dir = file_dir(path);
+    cnnrun_status *st = dir ? cr_tensor_from_proto(tp, dir, &t)
+                            : cr_error(CNNRUN_ERR_OUT_OF_MEMORY, "cannot allocate a path");
+    free(dir);
+    if (st && cnnrun_status_code(st) == CNNRUN_ERR_INVALID_MODEL && !declares_external_data(tp)) {
         st = not_recognised(path, data, size, st);
     } else if (st) {
         st = cr_error_prefix(st, "%s", what);
@@ -173,11 +182,9 @@ static cnnrun_status *load_tensor_proto(cnnrun_arrays *a, const char *path, cons
                              .nbytes = cr_tensor_bytes(t)};
         memcpy(out.shape, t->dims, sizeof out.shape);
         t->data = NULL; /* now owned by the arrays object */
-        st = arrays_add(a, name ? name : tp->name, &out, what);
+        st = add_named(a, tp->name, path, &out, what);
     }
     cr_tensor_free(t);
-    free(name);
-    free(dir);
     onnx__tensor_proto__free_unpacked(tp, NULL);
     return st;
 }

@@ -355,10 +355,17 @@ cnnrun_status *cr_onnx_load(const void *data, size_t size, const char *external_
         const char *d = mp->opset_import[i]->domain ? mp->opset_import[i]->domain : "";
         if (!d[0] || strcmp(d, "ai.onnx") == 0) g->opset = mp->opset_import[i]->version;
     }
+    if (g->opset < 0 && mp->n_opset_import > 0) {
+        /* Valid ONNX, but entirely in another domain (training, ML, a vendor's). */
+        st = cr_error(CNNRUN_ERR_UNSUPPORTED,
+                      "the model imports only domain '%s' (version %lld) and no opset of the "
+                      "default ONNX domain; only the default domain is supported",
+                      mp->opset_import[0]->domain ? mp->opset_import[0]->domain : "",
+                      (long long)mp->opset_import[0]->version);
+        goto done;
+    }
     if (g->opset < 0) {
-        st = cr_error(CNNRUN_ERR_INVALID_MODEL,
-                      "the model imports no opset of the default ONNX domain (opset_import lists %zu "
-                      "other domains)", mp->n_opset_import);
+        st = cr_error(CNNRUN_ERR_INVALID_MODEL, "the model has no opset_import: its opset is unknown");
         goto done;
     }
     if (mp->producer_name) {

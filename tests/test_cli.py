@@ -128,14 +128,25 @@ def onnx_value_info(name, dims):
     return pb_field(1, name) + pb_field(2, pb_field(1, tensor_type))
 
 
+def onnx_node(op, inputs, output, name):
+    if isinstance(inputs, str):
+        inputs = [inputs]
+    return b"".join(pb_field(1, i) for i in inputs) + pb_field(2, output) + pb_field(3, name) + pb_field(4, op)
+
+
 def onnx_model(nodes, inputs, outputs):
-    graph = b"".join(pb_field(1, pb_field(1, i) + pb_field(2, o) + pb_field(3, n) + pb_field(4, op))
-                     for (op, i, o, n) in nodes)
+    graph = b"".join(pb_field(1, onnx_node(*node)) for node in nodes)
     graph += pb_field(2, "cli_test")
     graph += b"".join(pb_field(11, onnx_value_info(n, d)) for n, d in inputs)
     graph += b"".join(pb_field(12, onnx_value_info(n, d)) for n, d in outputs)
     opset = pb_field(1, "") + pb_field(2, 13)
     return pb_field(1, 8) + pb_field(7, graph) + pb_field(8, opset)
+
+
+def tensor_proto(name, shape, values):
+    """An ONNX TensorProto .pb of float32 values (dims, data_type FLOAT, name, raw_data)."""
+    dims = b"".join(pb_field(1, d) for d in shape)
+    return dims + pb_field(2, 1) + pb_field(8, name) + pb_field(9, struct.pack("<%df" % len(values), *values))
 
 
 # --- Running the programs ---------------------------------------------------------------------------
@@ -217,6 +228,14 @@ def run_tests(tmp):
           show(rc, out, err))
     rc, out, err = run([MODEL, SAMPLE, "--expect", "probabilities=%s" % EXPECTED])
     check("--expect NAME=FILE", rc == 0 and "probabilities: PASS" in out, show(rc, out, err))
+
+    # ONNX TensorProto files as input and as reference.
+    with open(path("image.pb"), "wb") as f:
+        f.write(tensor_proto("image", sample_shape, sample))
+    with open(path("probabilities.pb"), "wb") as f:
+        f.write(tensor_proto("probabilities", expected_shape, expected))
+    rc, out, err = run([MODEL, path("image.pb"), "--expect", path("probabilities.pb")])
+    check("TensorProto .pb input and reference", rc == 0 and "probabilities: PASS" in out, show(rc, out, err))
 
     # Batch of eight against PyTorch.
     if os.path.exists(BATCH8) and os.path.exists(BATCH8_EXPECTED):
@@ -317,6 +336,42 @@ def run_tests(tmp):
     check("-o DIR/ with names holding '/' and ':' saves two sanitized, distinct files",
           rc == 0 and len(files) == 2 and all(re.fullmatch(r"[A-Za-z0-9_.-]+\.npy", f) for f in files)
           and ok_values, show(rc, out, err) + "\nfiles: %s" % files)
+
+    # Equal and NaN references on the Relu model: NaN in the reference against a number fails.
+    npz_save(path("relu_exact.npz"), {"scores/relu": ("<f4", (2, 3), relu), "scores:relu": ("<f4", (2, 3), relu)})
+    rc, out, err = run([path("two_outputs.onnx"), path("x.npy"), "--expect", path("relu_exact.npz")])
+    check("exact reference for both outputs: two PASS lines with zero error",
+          rc == 0 and out.count(": PASS  max abs err 0, max rel err 0") == 2, show(rc, out, err))
+    relu_nan = list(relu)
+    relu_nan[4] = float("nan")
+    npy_save(path("relu_nan.npy"), "<f4", (2, 3), relu_nan)
+    rc, out, err = run([path("two_outputs.onnx"), path("x.npy"), "--expect", "scores:relu=%s" % path("relu_nan.npy")])
+    check("NaN in the reference against a number fails at its index",
+          rc == 1 and re.search(r"scores:relu: FAIL .*worst at \[1, 1\]", out) is not None
+          and "scores/relu:" not in out.split("scores:relu: FAIL")[-1], show(rc, out, err))
+
+    # Two inputs: positional order, --input by name, a mix, and one .npz by name (a - b tells order).
+    with open(path("sub.onnx"), "wb") as f:
+        f.write(onnx_model([("Sub", ["a", "b"], "diff", "sub")], [("a", [3]), ("b", [3])], [("diff", [3])]))
+    npy_save(path("a.npy"), "<f4", (3,), [5.0, 7.0, 9.0])
+    npy_save(path("b.npy"), "<f4", (3,), [1.0, 2.0, 3.0])
+    npz_save(path("ab.npz"), {"b": ("<f4", (3,), [1.0, 2.0, 3.0]), "a": ("<f4", (3,), [5.0, 7.0, 9.0])})
+    sub_cases = [
+        ("positional files bind in graph order", [path("a.npy"), path("b.npy")], "[4, 5, 6]"),
+        ("swapped positional files swap the inputs", [path("b.npy"), path("a.npy")], "[-4, -5, -6]"),
+        ("--input binds by name", ["--input", "b=" + path("b.npy"), "--input", "a=" + path("a.npy")], "[4, 5, 6]"),
+        ("--input plus a positional file for the other input", ["--input", "b=" + path("b.npy"), path("a.npy")],
+         "[4, 5, 6]"),
+        ("one .npz binds by array name", [path("ab.npz")], "[4, 5, 6]"),
+    ]
+    for name, args, values in sub_cases:
+        rc, out, err = run([path("sub.onnx")] + args)
+        check("two inputs: " + name, rc == 0 and ("diff: float32 [3]\n  %s\n" % values) in out, show(rc, out, err))
+    rc, out, err = run([path("sub.onnx"), path("a.npy"), path("b.npy")])
+    check("1-D scores print the argmax as a score, not a probability", "top: class 2 (score = 6)" in out,
+          show(rc, out, err))
+    check_error("two inputs, one file: names the input without data", run([path("sub.onnx"), path("a.npy")]),
+                "'b'", "--input b=")
 
     # --summary: symbolic without inputs (no run), numeric with inputs (and a run).
     rc, out, err = run([MODEL, "--summary"])

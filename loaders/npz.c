@@ -257,7 +257,7 @@ static cnnrun_status *read_member(const unsigned char *b, size_t size, const zip
         return cr_error(CNNRUN_ERR_OUT_OF_MEMORY,
                         "%s: member '%.*s' claims %" PRIu64 " bytes, over the limit", what, nl,
                         e->name, e->uncomp_size);
-    const unsigned char *src;
+    const unsigned char *src = NULL;
     CR_TRY(member_data(b, size, e, what, &src));
 
     unsigned char *buf = NULL;
@@ -314,11 +314,11 @@ cnnrun_status *cr_npz_read(const void *data, size_t size, const char *what, cr_n
                            void *ctx)
 {
     const unsigned char *b = data;
-    central_dir cd;
+    central_dir cd = {0};
     CR_TRY(find_central_dir(b, size, what, &cd));
     uint64_t pos = cd.offset, end = cd.offset + cd.size;
     for (uint64_t i = 0; i < cd.entries; i++) {
-        zip_entry e;
+        zip_entry e = {0};
         CR_TRY(read_central_entry(b, &pos, end, what, &e));
         CR_TRY(read_member(b, size, &e, what, fn, ctx));
     }

@@ -282,11 +282,11 @@ static cnnrun_status *pick_source(const Onnx__TensorProto *tp, cnnrun_dtype dtyp
 
 static cnnrun_status *decode(const Onnx__TensorProto *tp, const char *external_dir, cr_tensor **out)
 {
-    cnnrun_dtype dtype;
-    int rank;
-    int64_t dims[CR_MAX_RANK], count;
-    size_t bytes;
-    data_source src;
+    cnnrun_dtype dtype = CNNRUN_DTYPE_UNDEFINED;
+    int rank = 0;
+    int64_t dims[CR_MAX_RANK], count = 0;
+    size_t bytes = 0;
+    data_source src = SOURCE_NONE;
     CR_TRY(dtype_from_onnx(tp, &dtype));
     CR_TRY(read_shape(tp, dtype, &rank, dims, &count, &bytes));
     CR_TRY(pick_source(tp, dtype, count, bytes, &src));

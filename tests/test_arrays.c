@@ -146,7 +146,11 @@ static void check_array(const cnnrun_tensor *t, const expected_array *e)
 
 static void join(char *out, const char *dir, const char *file)
 {
-    snprintf(out, MAX_PATH, "%s/%s", dir, file);
+    int n = snprintf(out, MAX_PATH, "%s/%s", dir, file);
+    if (n < 0 || n >= MAX_PATH) {
+        fprintf(stderr, "path too long: %s/%s\n", dir, file);
+        exit(2);
+    }
 }
 
 /* "array <file> <name> <dtype> <rank> <dims...> <a> <b> <m>" after the keyword. */

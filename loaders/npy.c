@@ -84,10 +84,16 @@ static void skip_space(header_parser *hp)
 
 static cnnrun_status *syntax_error(const header_parser *hp, const char *expected)
 {
+    /* Quote up to 20 characters of what follows, without the padding numpy adds. */
     size_t left = (size_t)(hp->end - hp->p);
-    return cr_error(CNNRUN_ERR_INVALID_MODEL,
-                    "%s: malformed .npy header: expected %s, found '%.*s'", hp->what, expected,
-                    (int)(left < 20 ? left : 20), hp->p);
+    size_t shown = left < 20 ? left : 20;
+    while (shown > 0 && (hp->p[shown - 1] == ' ' || hp->p[shown - 1] == '\n')) shown--;
+    if (shown == 0)
+        return cr_error(CNNRUN_ERR_INVALID_MODEL,
+                        "%s: malformed .npy header: expected %s, found the end of the header",
+                        hp->what, expected);
+    return cr_error(CNNRUN_ERR_INVALID_MODEL, "%s: malformed .npy header: expected %s, found '%.*s'",
+                    hp->what, expected, (int)shown, hp->p);
 }
 
 /* A quoted Python string without escapes (all that numpy headers hold), copied into buf. */

@@ -1,21 +1,91 @@
 # Model cases for the oneDNN-backed operator families (Conv, MaxPool, AveragePool, global pools,
 # Gemm, MatMul): single-node models over many attribute combinations, with references from
-# torch.nn.functional and NumPy, run by run_model_cases through the public API.
+# torch.nn.functional and NumPy, run by run_model_cases through the public API; plus the same
+# ops' cases of the ONNX backend test suite (Debian's libonnx-testdata).
 set(CNNRUN_OP_CASES_DNNL_DIR ${CNNRUN_FIXTURES_DIR}/op_cases_dnnl)
-set(CNNRUN_RUNNER_CHECK_DIR ${CNNRUN_FIXTURES_DIR}/runner_check)
 
 add_test(NAME op_cases_dnnl_generate
          COMMAND ${CNNRUN_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/fixtures/make_op_cases_dnnl.py
-                 ${CNNRUN_OP_CASES_DNNL_DIR} ${CNNRUN_RUNNER_CHECK_DIR})
+                 ${CNNRUN_OP_CASES_DNNL_DIR})
 set_tests_properties(op_cases_dnnl_generate PROPERTIES FIXTURES_SETUP op_cases_dnnl LABELS quick)
 
 # The runner itself (also used by other areas' case tests). Its own test checks that it can fail:
-# one case whose expected output is off by 0.25 in one element must be reported, with the element's index, and
-# one case with the right reference must pass.
+# a case whose expected output is off by 0.25 in one element must be reported with the element's
+# index, and a case with the right reference must pass.
 cnnrun_c_test(run_model_cases SOURCES run_model_cases.c LABELS quick FIXTURES op_cases_dnnl
-              ARGS ${CNNRUN_RUNNER_CHECK_DIR})
+              ARGS ${CNNRUN_OP_CASES_DNNL_DIR}/runner_check)
 set_tests_properties(run_model_cases PROPERTIES PASS_REGULAR_EXPRESSION
-  "FAIL off_by_quarter: output 'y' max abs err 0\\.25 \\(got -?[0-9]+, expected -?[0-9]+\\.(25|75)\\) at index \\[1, 2\\]; 1 of 8 elements.*PASS right\n1 passed, 1 failed")
+  "FAIL off_by_quarter: output 'y' max abs err 0\\.25 \\(got -?[0-9]+, expected -?[0-9]+\\.(25|75)\\) at index \\[1, 2\\]. 1 of 8 elements.*PASS right\n1 passed, 1 failed")
 
-add_test(NAME op_cases_dnnl COMMAND run_model_cases ${CNNRUN_OP_CASES_DNNL_DIR})
+add_test(NAME op_cases_dnnl COMMAND run_model_cases ${CNNRUN_OP_CASES_DNNL_DIR}/cases)
 set_tests_properties(op_cases_dnnl PROPERTIES LABELS quick FIXTURES_REQUIRED op_cases_dnnl)
+
+# Valid models the ops refuse: each must be reported as unsupported with a message that says why.
+string(CONCAT CNNRUN_DNNL_REFUSALS_RE
+  "UNSUPPORTED conv_float64: node 'conv_float64' \\(Conv, opset 13\\): input 0 has dtype float64. supported: float32\n"
+  "UNSUPPORTED conv_rank6: [^\n]*input X has shape \\[1, 1, 3, 3, 3, 3\\]. supported are 1-D, 2-D and 3-D[^\n]*\n"
+  "UNSUPPORTED gemm_float64: [^\n]*\\(Gemm, opset 13\\): input 0 has dtype float64. supported: float32\n"
+  "UNSUPPORTED maxpool_ceil_opset8: [^\n]*attribute 'ceil_mode' is not supported: ceil_mode only exists from opset 10\n"
+  "UNSUPPORTED maxpool_indices: [^\n]*the second output \\(Indices\\) is not supported[^\n]*\n")
+add_test(NAME op_refusals_dnnl
+         COMMAND run_model_cases --unsupported-ok ${CNNRUN_OP_CASES_DNNL_DIR}/refusals)
+set_tests_properties(op_refusals_dnnl PROPERTIES LABELS quick FIXTURES_REQUIRED op_cases_dnnl
+  PASS_REGULAR_EXPRESSION "${CNNRUN_DNNL_REFUSALS_RE}0 passed, 0 failed, 5 unsupported\n")
+# Without --unsupported-ok the same cases are failures.
+add_test(NAME run_model_cases_unsupported_fails
+         COMMAND run_model_cases ${CNNRUN_OP_CASES_DNNL_DIR}/refusals)
+set_tests_properties(run_model_cases_unsupported_fails PROPERTIES LABELS quick
+  FIXTURES_REQUIRED op_cases_dnnl PASS_REGULAR_EXPRESSION "\n0 passed, 5 failed, 5 unsupported\n")
+
+# The ONNX backend test suite (layout B: test_data_set_N/*.pb) for these ops.
+set(CNNRUN_ONNX_TESTDATA /usr/share/libonnx-testdata/data CACHE PATH
+    "The ONNX backend test suite's data (Debian package libonnx-testdata)")
+if(EXISTS ${CNNRUN_ONNX_TESTDATA}/node)
+  set(node ${CNNRUN_ONNX_TESTDATA}/node)
+  set(converted ${CNNRUN_ONNX_TESTDATA}/pytorch-converted)
+  set(operator ${CNNRUN_ONNX_TESTDATA}/pytorch-operator)
+  set(CNNRUN_ONNX_DNNL_CASES)
+  foreach(c averagepool_1d_default averagepool_2d_ceil averagepool_2d_default averagepool_2d_pads
+            averagepool_2d_pads_count_include_pad averagepool_2d_precomputed_pads
+            averagepool_2d_precomputed_pads_count_include_pad averagepool_2d_precomputed_same_upper
+            averagepool_2d_precomputed_strides averagepool_2d_same_lower averagepool_2d_same_upper
+            averagepool_2d_strides averagepool_3d_default
+            basic_conv_with_padding basic_conv_without_padding conv_with_autopad_same
+            conv_with_strides_and_asymmetric_padding conv_with_strides_no_padding
+            conv_with_strides_padding
+            gemm_all_attributes gemm_alpha gemm_beta gemm_default_matrix_bias gemm_default_no_bias
+            gemm_default_scalar_bias gemm_default_single_elem_vector_bias gemm_default_vector_bias
+            gemm_default_zero_bias gemm_transposeA gemm_transposeB
+            globalaveragepool globalaveragepool_precomputed globalmaxpool globalmaxpool_precomputed
+            matmul_2d matmul_3d matmul_4d
+            maxpool_1d_default maxpool_2d_ceil maxpool_2d_default maxpool_2d_dilations maxpool_2d_pads
+            maxpool_2d_precomputed_pads maxpool_2d_precomputed_same_upper
+            maxpool_2d_precomputed_strides maxpool_2d_same_lower maxpool_2d_same_upper
+            maxpool_2d_strides maxpool_3d_default)
+    list(APPEND CNNRUN_ONNX_DNNL_CASES ${node}/test_${c})
+  endforeach()
+  foreach(c AvgPool1d AvgPool1d_stride AvgPool2d AvgPool2d_stride AvgPool3d AvgPool3d_stride
+            AvgPool3d_stride1_pad0_gpu_input Conv1d Conv1d_dilated Conv1d_groups Conv1d_pad1
+            Conv1d_pad1size1 Conv1d_pad2 Conv1d_pad2size1 Conv1d_stride Conv2d Conv2d_depthwise
+            Conv2d_depthwise_padded Conv2d_depthwise_strided Conv2d_depthwise_with_multiplier
+            Conv2d_dilated Conv2d_groups Conv2d_groups_thnn Conv2d_no_bias Conv2d_padding
+            Conv2d_strided Conv3d Conv3d_dilated Conv3d_dilated_strided Conv3d_groups Conv3d_no_bias
+            Conv3d_stride Conv3d_stride_padding Linear Linear_no_bias MaxPool1d MaxPool1d_stride
+            MaxPool1d_stride_padding_dilation MaxPool2d MaxPool2d_stride_padding_dilation MaxPool3d
+            MaxPool3d_stride MaxPool3d_stride_padding)
+    list(APPEND CNNRUN_ONNX_DNNL_CASES ${converted}/test_${c})
+  endforeach()
+  foreach(c conv maxpool mm addmm)
+    list(APPEND CNNRUN_ONNX_DNNL_CASES ${operator}/test_operator_${c})
+  endforeach()
+  add_test(NAME onnx_suite_dnnl COMMAND run_model_cases ${CNNRUN_ONNX_DNNL_CASES})
+  set_tests_properties(onnx_suite_dnnl PROPERTIES LABELS quick)
+
+  add_test(NAME onnx_suite_dnnl_refusals
+           COMMAND run_model_cases --unsupported-ok ${node}/test_maxpool_2d_uint8
+                   ${node}/test_maxpool_with_argmax_2d_precomputed_pads)
+  set_tests_properties(onnx_suite_dnnl_refusals PROPERTIES LABELS quick PASS_REGULAR_EXPRESSION
+    "UNSUPPORTED test_maxpool_2d_uint8: [^\n]*input 0 has dtype uint8. supported: float32\nUNSUPPORTED test_maxpool_with_argmax_2d_precomputed_pads: [^\n]*\\(Indices\\) is not supported[^\n]*\n0 passed, 0 failed, 2 unsupported\n")
+else()
+  message(STATUS "ONNX backend test data not found in ${CNNRUN_ONNX_TESTDATA}: onnx_suite_dnnl tests skipped")
+endif()

@@ -136,8 +136,9 @@ typedef struct cnnrun_value_info {
 typedef struct cnnrun_arrays cnnrun_arrays;
 
 /* Reads arrays from a file, chosen by its content:
- *   .npy (format versions 1, 2 and 3; little-endian float32, float64, int64, int32, uint8, bool;
- *        fortran_order arrays are transposed to C order) — one array named after the file stem;
+ *   .npy (format versions 1, 2 and 3; little-endian float32, float64, float16, int8/16/32/64,
+ *        uint8/16/32/64, bool; fortran_order arrays are transposed to C order) — one array named
+ *        after the file stem;
  *   .npz (a zip of .npy members, stored or deflated) — one array per member, named without ".npy";
  *   an ONNX TensorProto (.pb, as in the ONNX test suite) — one array with the tensor's name.
  * Sizes are checked against the file before anything is allocated. */

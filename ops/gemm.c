@@ -16,7 +16,7 @@ typedef struct gemm_state {
     bool no_primitive;      /* K == 0: the product is zero */
     bool weights_const;
     cr_dnnl_prim prim;
-    /* C added after the primitive (NULL post_c_input < 0: none) */
+    /* C added by a plain loop after the primitive (when not folded into a bias) */
     int post_c_input;       /* input index of C, or -1 */
     float post_beta;
     int64_t m, n;

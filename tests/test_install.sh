@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs the build into a temporary prefix, then builds a small C program against it twice, as a
+# user would: with pkg-config, and with CMake's find_package (shared and static targets).
+# Usage: test_install.sh BUILD_DIR SOURCE_DIR
+set -euo pipefail
+build=$1 src=$2
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+cmake --install "$build" --prefix "$work/prefix" > "$work/install.log"
+model="$src/models/digits_cnn.onnx"
+libdir=$(find "$work/prefix" -name 'libcnnrun.so' -printf '%h\n' | head -1)
+pcdir=$(find "$work/prefix" -name 'cnnrun.pc' -printf '%h\n' | head -1)
+failed=0 passed=0
+check() { # name, command...
+  local name=$1; shift
+  if out=$("$@" 2>&1); then echo "PASS $name: $out" | head -1; passed=$((passed + 1))
+  else echo "FAIL $name: $out"; failed=$((failed + 1)); fi
+}
+for f in include/cnnrun.h bin/cnnrun; do
+  check "installed $f" test -e "$work/prefix/$f"
+done
+check "pkg-config build" env PKG_CONFIG_PATH="$pcdir" sh -c \
+  "cc -Wall -Wextra -o '$work/pc_consumer' '$src/tests/install_consumer/consumer.c' \$(pkg-config --cflags --libs cnnrun)"
+check "pkg-config program runs" env LD_LIBRARY_PATH="$libdir" "$work/pc_consumer" "$model"
+check "find_package configure" cmake -S "$src/tests/install_consumer" -B "$work/consumer" \
+  -DCMAKE_PREFIX_PATH="$work/prefix"
+check "find_package build" cmake --build "$work/consumer"
+check "find_package shared program runs" env LD_LIBRARY_PATH="$libdir" "$work/consumer/consumer_shared" "$model"
+check "find_package static program runs" "$work/consumer/consumer_static" "$model"
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

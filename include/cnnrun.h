@@ -54,6 +54,17 @@ extern "C" {
 CNNRUN_API const char *cnnrun_version(void);
 CNNRUN_API const char *cnnrun_backend_version(void);
 
+/* The operators this build implements, for documentation and tooling (`cnnrun --list-ops`). */
+typedef struct cnnrun_op_info {
+    const char *op_type;   /* "Conv" */
+    const char *domain;    /* "" for the default ONNX domain */
+    int opset_min;         /* the opset versions of the domain whose semantics it follows */
+    int opset_max;
+} cnnrun_op_info;
+CNNRUN_API size_t cnnrun_supported_op_count(void);
+/* Fills *out for index < cnnrun_supported_op_count(); returns 0, or -1 past the end. */
+CNNRUN_API int cnnrun_supported_op(size_t index, cnnrun_op_info *out);
+
 /* ---------------------------------------------------------------------------------------------
  * Status
  * ------------------------------------------------------------------------------------------- */

@@ -52,6 +52,11 @@ enum {
     CR_OP_NO_FOLD = 1u << 2,
 };
 
+/* The newest default-domain opset cnnrun implements: that of ONNX 1.12, whose test suite every
+ * operator is checked against. Later opsets change operators (e.g. opset 18 moves the Reduce ops'
+ * axes to an input), so models that declare them are refused rather than misread. */
+#define CR_OPSET_MAX 17
+
 typedef struct cr_op {
     const char *op_type;
     const char *domain;      /* "" for the default ONNX domain */

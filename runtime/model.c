@@ -17,6 +17,10 @@
 static cnnrun_status *resolve_ops(cnnrun_model *m)
 {
     const cr_graph *g = m->graph;
+    if (g->opset > CR_OPSET_MAX)
+        return cr_error(CNNRUN_ERR_UNSUPPORTED,
+                        "the model uses ONNX opset %lld; cnnrun implements opsets up to %d (ONNX 1.12)",
+                        (long long)g->opset, CR_OPSET_MAX);
     m->ops = calloc((size_t)g->n_nodes + 1, sizeof *m->ops);
     if (!m->ops) return cr_error(CNNRUN_ERR_OUT_OF_MEMORY, "out of memory resolving operators");
     for (int i = 0; i < g->n_nodes; i++) {
@@ -141,6 +145,21 @@ cnnrun_status *cnnrun_model_output_info(const cnnrun_model *model, size_t index,
                         index, model->graph->n_outputs);
     fill_info(&model->graph->values[model->graph->outputs[index]], out);
     return NULL;
+}
+
+size_t cnnrun_supported_op_count(void)
+{
+    return cr_op_count();
+}
+
+int cnnrun_supported_op(size_t index, cnnrun_op_info *out)
+{
+    const cr_op *op = cr_op_at(index);
+    if (!op || !out) return -1;
+    *out = (cnnrun_op_info){.op_type = op->op_type, .domain = op->domain,
+                            .opset_min = op->opset_min,
+                            .opset_max = op->opset_max < CR_OPSET_MAX ? op->opset_max : CR_OPSET_MAX};
+    return 0;
 }
 
 const char *cnnrun_version(void)

@@ -42,6 +42,7 @@ void cli_print_usage(FILE *out)
           "  -v, --verbose       print declared inputs/outputs and timings to stderr\n"
           "  -h, --help          print this help and exit\n"
           "  --version           print the cnnrun and oneDNN versions and exit\n"
+          "  --list-ops          print the supported operators and opsets (Markdown) and exit\n"
           "\n"
           "exit codes:\n"
           "  0  success (and every compared output within tolerance)\n"
@@ -155,6 +156,7 @@ int cli_parse_args(int argc, char **argv, cli_options *opts, char *err, size_t e
         int is_flag = 1;
         if (strcmp(name, "-h") == 0 || strcmp(name, "--help") == 0) opts->help = 1;
         else if (strcmp(name, "--version") == 0) opts->version = 1;
+        else if (strcmp(name, "--list-ops") == 0) opts->list_ops = 1;
         else if (strcmp(name, "-v") == 0 || strcmp(name, "--verbose") == 0) opts->verbose = 1;
         else if (strcmp(name, "--summary") == 0) opts->summary = 1;
         else is_flag = 0;
@@ -202,7 +204,7 @@ int cli_parse_args(int argc, char **argv, cli_options *opts, char *err, size_t e
                             MAX_BENCH_RUNS, value);
         }
     }
-    if (opts->help || opts->version) return 0;
+    if (opts->help || opts->version || opts->list_ops) return 0;
     if (!opts->model_path) return fail(err, err_size, "no model file given");
     return 0;
 }

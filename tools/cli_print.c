@@ -1,6 +1,8 @@
 /* Output formatting for the cnnrun program: compact lines, %g numbers, errors on stderr. */
 #include "cli_print.h"
 
+#include "cli_args.h"
+
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -224,4 +226,31 @@ void cli_print_bench(FILE *out, double *latencies_ms, size_t runs, size_t warmup
                  "%.1f runs/s\n",
             runs, warmups, median, latencies_ms[0], latencies_ms[runs - 1],
             total > 0 ? (double)runs * 1000.0 / total : INFINITY);
+}
+
+static int by_op_name(const void *a, const void *b)
+{
+    const cnnrun_op_info *x = a, *y = b;
+    int c = strcmp(x->op_type, y->op_type);
+    return c ? c : strcmp(x->domain, y->domain);
+}
+
+int cli_print_op_table(FILE *f)
+{
+    size_t n = cnnrun_supported_op_count();
+    cnnrun_op_info *ops = calloc(n ? n : 1, sizeof *ops);
+    if (!ops) {
+        cli_error("out of memory listing operators");
+        return CLI_EXIT_ERROR;
+    }
+    for (size_t i = 0; i < n; i++) cnnrun_supported_op(i, &ops[i]);
+    qsort(ops, n, sizeof *ops, by_op_name);
+    fprintf(f, "| operator | opsets |\n|---|---|\n");
+    for (size_t i = 0; i < n; i++) {
+        /* One op may have several implementations for different opset ranges: one row each. */
+        fprintf(f, "| %s%s%s | %d–%d |\n", ops[i].domain[0] ? ops[i].domain : "",
+                ops[i].domain[0] ? "." : "", ops[i].op_type, ops[i].opset_min, ops[i].opset_max);
+    }
+    free(ops);
+    return CLI_EXIT_OK;
 }

@@ -36,4 +36,8 @@ void cli_print_comparison(FILE *out, const char *name, const cnnrun_tensor *tens
 /* Sorts latencies_ms in place and prints median, min, max and runs per second. */
 void cli_print_bench(FILE *out, double *latencies_ms, size_t runs, size_t warmups);
 
+/* The supported operators as a Markdown table sorted by name: "| Conv | 1–17 |". Returns an exit
+ * code. The README's operator table is this output (a test keeps the two equal). */
+int cli_print_op_table(FILE *f);
+
 #endif

@@ -591,6 +591,8 @@ int main(int argc, char **argv)
         cli_print_usage(stdout);
     } else if (run.opts.version) {
         printf("cnnrun %s\nbackend: %s\n", cnnrun_version(), cnnrun_backend_version());
+    } else if (run.opts.list_ops) {
+        rc = cli_print_op_table(stdout);
     } else {
         rc = execute(&run);
     }

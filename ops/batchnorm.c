@@ -28,10 +28,37 @@ static int op_threads(const cr_op_ctx *ctx)
 
 static const char *const param_names[] = {"scale", "B", "mean", "var"};
 
+static cnnrun_status *batchnorm_check_attrs(const cr_op_ctx *ctx)
+{
+    if (ctx->opset >= 14) {
+        int64_t training;
+        CR_TRY(cr_attr_int(ctx->node, "training_mode", 0, &training));
+        if (training)
+            return cr_op_unsupported_attr(ctx, "training_mode",
+                                          "training_mode = 1 updates running statistics; cnnrun runs inference only");
+    }
+    if (ctx->opset < 9) {
+        int64_t spatial;
+        CR_TRY(cr_attr_int(ctx->node, "spatial", 1, &spatial));
+        if (!spatial)
+            return cr_op_unsupported_attr(ctx, "spatial", "spatial = 0 (per-element statistics) is not implemented");
+    }
+    /* Opsets before 14 declare optional outputs for the training statistics; an inference graph
+     * must not consume them. */
+    for (int i = 1; i < ctx->n_out; i++)
+        if (ctx->out[i])
+            return cr_op_error(ctx, CNNRUN_ERR_UNSUPPORTED,
+                               "output %d (a training statistic) is used; only the inference form is supported", i);
+    return NULL;
+}
+
 static cnnrun_status *batchnorm_infer(cr_op_ctx *ctx)
 {
     static const cnnrun_dtype floats[] = {CNNRUN_FLOAT32, 0};
     CR_TRY(cr_op_check_inputs(ctx, 5, 5));
+    /* Here rather than in prepare: a training-mode node also has statistics outputs that infer
+     * could not describe, and the refusal should be the error the user sees. */
+    CR_TRY(batchnorm_check_attrs(ctx));
     CR_TRY(cr_op_check_dtype(ctx, 0, floats));
     const cr_tensor *x = ctx->in[0];
     if (x->rank < 2) {
@@ -73,33 +100,8 @@ static void batchnorm_destroy(void *state)
     free(s);
 }
 
-static cnnrun_status *batchnorm_check_attrs(const cr_op_ctx *ctx)
-{
-    if (ctx->opset >= 14) {
-        int64_t training;
-        CR_TRY(cr_attr_int(ctx->node, "training_mode", 0, &training));
-        if (training)
-            return cr_op_unsupported_attr(ctx, "training_mode",
-                                          "training_mode = 1 updates running statistics; cnnrun runs inference only");
-    }
-    if (ctx->opset < 9) {
-        int64_t spatial;
-        CR_TRY(cr_attr_int(ctx->node, "spatial", 1, &spatial));
-        if (!spatial)
-            return cr_op_unsupported_attr(ctx, "spatial", "spatial = 0 (per-element statistics) is not implemented");
-    }
-    /* Opsets before 14 declare optional outputs for the training statistics; an inference graph
-     * must not consume them. */
-    for (int i = 1; i < ctx->n_out; i++)
-        if (ctx->out[i])
-            return cr_op_error(ctx, CNNRUN_ERR_UNSUPPORTED,
-                               "output %d (a training statistic) is used; only the inference form is supported", i);
-    return NULL;
-}
-
 static cnnrun_status *batchnorm_prepare(cr_op_ctx *ctx)
 {
-    CR_TRY(batchnorm_check_attrs(ctx));
     const cr_tensor *x = ctx->in[0];
     batchnorm_state *s = calloc(1, sizeof *s);
     if (!s) return cr_op_error(ctx, CNNRUN_ERR_OUT_OF_MEMORY, "out of memory for the op state");

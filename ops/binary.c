@@ -1,5 +1,5 @@
-/* Element-wise arithmetic with NumPy broadcasting: Add, Sub, Mul, Div on float32, float64, int32
- * and int64.
+/* Element-wise arithmetic with NumPy broadcasting: Add, Sub, Mul, Div on float32, float64 and the
+ * signed and unsigned integers of 8 to 64 bits.
  *
  * prepare reduces any broadcast to a loop nest: the output shape with each input's strides
  * (0 along broadcast axes), with adjacent axes merged wherever both inputs step through them the
@@ -79,7 +79,8 @@ static cnnrun_status *legacy_b_shape(const cr_op_ctx *ctx, int *rank_b, int64_t 
 
 static cnnrun_status *binary_infer(cr_op_ctx *ctx)
 {
-    static const cnnrun_dtype numbers[] = {CNNRUN_FLOAT32, CNNRUN_FLOAT64, CNNRUN_INT64, CNNRUN_INT32, 0};
+    static const cnnrun_dtype numbers[] = {CNNRUN_FLOAT32, CNNRUN_FLOAT64, CNNRUN_INT64, CNNRUN_INT32, CNNRUN_INT16,
+                                           CNNRUN_INT8,    CNNRUN_UINT64,  CNNRUN_UINT32, CNNRUN_UINT16, CNNRUN_UINT8, 0};
     CR_TRY(cr_op_check_inputs(ctx, 2, 2));
     CR_TRY(cr_op_check_dtype(ctx, 0, numbers));
     if (ctx->in[1]->dtype != ctx->in[0]->dtype)
@@ -153,20 +154,41 @@ static cnnrun_status *binary_prepare(cr_op_ctx *ctx)
     return NULL;
 }
 
-/* The integer operations on unsigned values, so that overflow wraps instead of being undefined. */
+/* The integer operations on unsigned values (at least 32 bits wide, so that narrow types do not
+ * promote to a signed int that could overflow), so that overflow wraps instead of being
+ * undefined. */
 #define INT_OPS(T, U)                                                                              \
     static inline T T##_add(T a, T b) { return (T)((U)a + (U)b); }                                 \
     static inline T T##_sub(T a, T b) { return (T)((U)a - (U)b); }                                 \
-    static inline T T##_mul(T a, T b) { return (T)((U)a * (U)b); }                                 \
+    static inline T T##_mul(T a, T b) { return (T)((U)a * (U)b); }
+
+#define SIGNED_DIV(T, U)                                                                           \
     static inline T T##_div(T a, T b)                                                              \
     {                                                                                              \
         if (b == 0) return 0;                                                                      \
         if (b == -1) return (T)(0u - (U)a); /* MIN / -1 would trap */                              \
-        return a / b;                                                                              \
+        return (T)(a / b);                                                                         \
     }
 
+#define UNSIGNED_DIV(T)                                                                            \
+    static inline T T##_div(T a, T b) { return b == 0 ? 0 : (T)(a / b); }
+
+INT_OPS(int8_t, uint32_t)
+INT_OPS(int16_t, uint32_t)
 INT_OPS(int32_t, uint32_t)
 INT_OPS(int64_t, uint64_t)
+INT_OPS(uint8_t, uint32_t)
+INT_OPS(uint16_t, uint32_t)
+INT_OPS(uint32_t, uint32_t)
+INT_OPS(uint64_t, uint64_t)
+SIGNED_DIV(int8_t, uint32_t)
+SIGNED_DIV(int16_t, uint32_t)
+SIGNED_DIV(int32_t, uint32_t)
+SIGNED_DIV(int64_t, uint64_t)
+UNSIGNED_DIV(uint8_t)
+UNSIGNED_DIV(uint16_t)
+UNSIGNED_DIV(uint32_t)
+UNSIGNED_DIV(uint64_t)
 
 #define FLOAT_OPS(T)                                                                               \
     static inline T T##_add(T a, T b) { return a + b; }                                            \
@@ -243,8 +265,14 @@ FLOAT_OPS(double)
 
 TYPE_KERNELS(float)
 TYPE_KERNELS(double)
+TYPE_KERNELS(int8_t)
+TYPE_KERNELS(int16_t)
 TYPE_KERNELS(int32_t)
 TYPE_KERNELS(int64_t)
+TYPE_KERNELS(uint8_t)
+TYPE_KERNELS(uint16_t)
+TYPE_KERNELS(uint32_t)
+TYPE_KERNELS(uint64_t)
 
 static cnnrun_status *binary_run(cr_op_ctx *ctx)
 {
@@ -254,8 +282,14 @@ static cnnrun_status *binary_run(cr_op_ctx *ctx)
     switch (ctx->in[0]->dtype) {
     case CNNRUN_FLOAT32: run_float(s, a, b, y); break;
     case CNNRUN_FLOAT64: run_double(s, a, b, y); break;
+    case CNNRUN_INT8: run_int8_t(s, a, b, y); break;
+    case CNNRUN_INT16: run_int16_t(s, a, b, y); break;
     case CNNRUN_INT32: run_int32_t(s, a, b, y); break;
     case CNNRUN_INT64: run_int64_t(s, a, b, y); break;
+    case CNNRUN_UINT8: run_uint8_t(s, a, b, y); break;
+    case CNNRUN_UINT16: run_uint16_t(s, a, b, y); break;
+    case CNNRUN_UINT32: run_uint32_t(s, a, b, y); break;
+    case CNNRUN_UINT64: run_uint64_t(s, a, b, y); break;
     default:
         return cr_op_error(ctx, CNNRUN_ERR_INTERNAL, "dtype %s reached run",
                            cnnrun_dtype_name(ctx->in[0]->dtype));

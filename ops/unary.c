@@ -23,8 +23,9 @@ typedef struct unary_params {
 } unary_params;
 
 typedef void (*unary_f32_fn)(const float *x, float *y, int64_t n, const unary_params *p);
-typedef void (*unary_i64_fn)(const int64_t *x, int64_t *y, int64_t n, const unary_params *p);
-typedef void (*unary_i32_fn)(const int32_t *x, int32_t *y, int64_t n, const unary_params *p);
+/* Integer inputs (rare: shape arithmetic, quantised data) go through one int64 function per
+ * op, applied in a loop per storage type. */
+typedef int64_t (*unary_int_fn)(int64_t v, const unary_params *p);
 
 /* Defines name_suffix(x, y, n, p) computing y[i] = expr, where expr reads v = x[i]. */
 #define UNARY_KERNEL(fname, type, expr)                                                            \
@@ -65,19 +66,30 @@ static inline float clamp01(float v)
     return cr_select_f32(v < 0.0f, 0.0f, cr_select_f32(v > 1.0f, 1.0f, v));
 }
 
-/* Integer negation and absolute value wrap at the minimum value, as two's complement hardware
- * does, instead of being undefined behaviour. */
-static inline int64_t wrap_neg_i64(int64_t v) { return (int64_t)(0u - (uint64_t)v); }
-static inline int32_t wrap_neg_i32(int32_t v) { return (int32_t)(0u - (uint32_t)v); }
+/* Integer negation and absolute value wrap at the minimum value (as two's complement hardware
+ * does) instead of being undefined behaviour; the store into the narrower type wraps too. */
+static int64_t relu_int(int64_t v, const unary_params *p) { (void)p; return v > 0 ? v : 0; }
+static int64_t clip_int(int64_t v, const unary_params *p) { v = v < p->lo_i ? p->lo_i : v; return v > p->hi_i ? p->hi_i : v; }
+static int64_t neg_int(int64_t v, const unary_params *p) { (void)p; return (int64_t)(0u - (uint64_t)v); }
+static int64_t abs_int(int64_t v, const unary_params *p) { return v < 0 ? neg_int(v, p) : v; }
+
+#define INT_LOOP(T)                                                                                \
+    static void int_loop_##T(unary_int_fn op, const T *x, T *y, int64_t n, const unary_params *p)  \
+    {                                                                                              \
+        for (int64_t i = 0; i < n; i++) y[i] = (T)op((int64_t)x[i], p);                            \
+    }
+INT_LOOP(int8_t)
+INT_LOOP(uint8_t)
+INT_LOOP(int16_t)
+INT_LOOP(uint16_t)
+INT_LOOP(int32_t)
+INT_LOOP(uint32_t)
+INT_LOOP(int64_t)
 
 UNARY_KERNEL(relu_f32, float, v > 0.0f ? v : 0.0f)
-UNARY_KERNEL(relu_i64, int64_t, v > 0 ? v : 0)
-UNARY_KERNEL(relu_i32, int32_t, v > 0 ? v : 0)
 /* Comparisons rather than fminf/fmaxf so that NaN passes through, as in NumPy's clip; when
  * min > max every element becomes max, as ONNX specifies. */
 UNARY_KERNEL(clip_f32, float, (v < p->alpha ? p->alpha : v) > p->beta ? p->beta : (v < p->alpha ? p->alpha : v))
-UNARY_KERNEL(clip_i64, int64_t, (v < p->lo_i ? p->lo_i : v) > p->hi_i ? p->hi_i : (v < p->lo_i ? p->lo_i : v))
-UNARY_KERNEL(clip_i32, int32_t, (int32_t)((v < p->lo_i ? p->lo_i : v) > p->hi_i ? p->hi_i : (v < p->lo_i ? p->lo_i : v)))
 UNARY_KERNEL(sigmoid_f32, float, 1.0f / (1.0f + cr_fast_expf(-v)))
 UNARY_KERNEL(tanh_f32, float, fast_tanhf(v))
 UNARY_KERNEL(leaky_relu_f32, float, cr_select_f32(v >= 0.0f, v, p->alpha * v))
@@ -86,11 +98,7 @@ UNARY_KERNEL(selu_f32, float, p->beta * (v > 0.0f ? v : p->alpha * expm1f(v)))
 UNARY_KERNEL(exp_f32, float, cr_fast_expf(v))
 UNARY_KERNEL(log_f32, float, logf(v))
 UNARY_KERNEL(abs_f32, float, fabsf(v))
-UNARY_KERNEL(abs_i64, int64_t, v < 0 ? wrap_neg_i64(v) : v)
-UNARY_KERNEL(abs_i32, int32_t, v < 0 ? wrap_neg_i32(v) : v)
 UNARY_KERNEL(neg_f32, float, -v)
-UNARY_KERNEL(neg_i64, int64_t, wrap_neg_i64(v))
-UNARY_KERNEL(neg_i32, int32_t, wrap_neg_i32(v))
 UNARY_KERNEL(sqrt_f32, float, sqrtf(v))
 UNARY_KERNEL(reciprocal_f32, float, 1.0f / v)
 UNARY_KERNEL(floor_f32, float, floorf(v))
@@ -113,8 +121,7 @@ typedef struct unary_kind {
     const char *op_type;
     int opset_min;
     unary_f32_fn f32;
-    unary_i64_fn i64; /* NULL when the op takes floats only */
-    unary_i32_fn i32;
+    unary_int_fn ints; /* NULL when the op takes floats only */
     unary_attrs attrs;
     float alpha_default, beta_default;
 } unary_kind;
@@ -126,27 +133,27 @@ typedef struct unary_state {
 } unary_state;
 
 static const unary_kind kinds[] = {
-    {"Relu", 1, relu_f32, relu_i64, relu_i32, ATTRS_NONE, 0, 0},
-    {"Clip", 1, clip_f32, clip_i64, clip_i32, ATTRS_CLIP, 0, 0},
-    {"Sigmoid", 1, sigmoid_f32, NULL, NULL, ATTRS_NONE, 0, 0},
-    {"Tanh", 1, tanh_f32, NULL, NULL, ATTRS_NONE, 0, 0},
-    {"LeakyRelu", 1, leaky_relu_f32, NULL, NULL, ATTRS_ALPHA, 0.01f, 0},
-    {"Elu", 1, elu_f32, NULL, NULL, ATTRS_ALPHA, 1.0f, 0},
-    {"Selu", 1, selu_f32, NULL, NULL, ATTRS_ALPHA_GAMMA, 1.67326319217681884765625f,
+    {"Relu", 1, relu_f32, relu_int, ATTRS_NONE, 0, 0},
+    {"Clip", 1, clip_f32, clip_int, ATTRS_CLIP, 0, 0},
+    {"Sigmoid", 1, sigmoid_f32, NULL, ATTRS_NONE, 0, 0},
+    {"Tanh", 1, tanh_f32, NULL, ATTRS_NONE, 0, 0},
+    {"LeakyRelu", 1, leaky_relu_f32, NULL, ATTRS_ALPHA, 0.01f, 0},
+    {"Elu", 1, elu_f32, NULL, ATTRS_ALPHA, 1.0f, 0},
+    {"Selu", 1, selu_f32, NULL, ATTRS_ALPHA_GAMMA, 1.67326319217681884765625f,
      1.05070102214813232421875f},
-    {"Exp", 1, exp_f32, NULL, NULL, ATTRS_NONE, 0, 0},
-    {"Log", 1, log_f32, NULL, NULL, ATTRS_NONE, 0, 0},
-    {"Abs", 1, abs_f32, abs_i64, abs_i32, ATTRS_NONE, 0, 0},
-    {"Neg", 1, neg_f32, neg_i64, neg_i32, ATTRS_NONE, 0, 0},
-    {"Sqrt", 1, sqrt_f32, NULL, NULL, ATTRS_NONE, 0, 0},
-    {"Reciprocal", 1, reciprocal_f32, NULL, NULL, ATTRS_NONE, 0, 0},
-    {"Floor", 1, floor_f32, NULL, NULL, ATTRS_NONE, 0, 0},
-    {"Ceil", 1, ceil_f32, NULL, NULL, ATTRS_NONE, 0, 0},
-    {"Erf", 9, erf_f32, NULL, NULL, ATTRS_NONE, 0, 0},
-    {"Softplus", 1, softplus_f32_k, NULL, NULL, ATTRS_NONE, 0, 0},
-    {"Softsign", 1, softsign_f32, NULL, NULL, ATTRS_NONE, 0, 0},
-    {"HardSigmoid", 1, hard_sigmoid_f32, NULL, NULL, ATTRS_ALPHA_BETA, 0.2f, 0.5f},
-    {"HardSwish", 14, hard_swish_f32, NULL, NULL, ATTRS_NONE, 0, 0},
+    {"Exp", 1, exp_f32, NULL, ATTRS_NONE, 0, 0},
+    {"Log", 1, log_f32, NULL, ATTRS_NONE, 0, 0},
+    {"Abs", 1, abs_f32, abs_int, ATTRS_NONE, 0, 0},
+    {"Neg", 1, neg_f32, neg_int, ATTRS_NONE, 0, 0},
+    {"Sqrt", 1, sqrt_f32, NULL, ATTRS_NONE, 0, 0},
+    {"Reciprocal", 1, reciprocal_f32, NULL, ATTRS_NONE, 0, 0},
+    {"Floor", 1, floor_f32, NULL, ATTRS_NONE, 0, 0},
+    {"Ceil", 1, ceil_f32, NULL, ATTRS_NONE, 0, 0},
+    {"Erf", 9, erf_f32, NULL, ATTRS_NONE, 0, 0},
+    {"Softplus", 1, softplus_f32_k, NULL, ATTRS_NONE, 0, 0},
+    {"Softsign", 1, softsign_f32, NULL, ATTRS_NONE, 0, 0},
+    {"HardSigmoid", 1, hard_sigmoid_f32, NULL, ATTRS_ALPHA_BETA, 0.2f, 0.5f},
+    {"HardSwish", 14, hard_swish_f32, NULL, ATTRS_NONE, 0, 0},
 };
 
 static const unary_kind *unary_find(const char *op_type)
@@ -164,9 +171,10 @@ static int op_threads(const cr_op_ctx *ctx)
 static cnnrun_status *unary_check_dtype(const cr_op_ctx *ctx, const unary_kind *k)
 {
     static const cnnrun_dtype floats[] = {CNNRUN_FLOAT32, 0};
-    static const cnnrun_dtype numbers[] = {CNNRUN_FLOAT32, CNNRUN_INT64, CNNRUN_INT32, 0};
+    static const cnnrun_dtype numbers[] = {CNNRUN_FLOAT32, CNNRUN_INT64, CNNRUN_INT32, CNNRUN_INT16, CNNRUN_INT8,
+                                           CNNRUN_UINT32, CNNRUN_UINT16, CNNRUN_UINT8, 0};
     /* Clip's bounds were float attributes before opset 11, so its data were float only. */
-    bool ints = k->i64 && !(k->attrs == ATTRS_CLIP && ctx->opset < 11);
+    bool ints = k->ints && !(k->attrs == ATTRS_CLIP && ctx->opset < 11);
     return cr_op_check_dtype(ctx, 0, ints ? numbers : floats);
 }
 
@@ -206,7 +214,26 @@ static void clip_read_bound(const cr_tensor *t, float *f, int64_t *i)
     case CNNRUN_FLOAT32: *f = *(const float *)t->data; break;
     case CNNRUN_INT64: *i = *(const int64_t *)t->data; break;
     case CNNRUN_INT32: *i = *(const int32_t *)t->data; break;
+    case CNNRUN_INT16: *i = *(const int16_t *)t->data; break;
+    case CNNRUN_INT8: *i = *(const int8_t *)t->data; break;
+    case CNNRUN_UINT32: *i = *(const uint32_t *)t->data; break;
+    case CNNRUN_UINT16: *i = *(const uint16_t *)t->data; break;
+    case CNNRUN_UINT8: *i = *(const uint8_t *)t->data; break;
     default: break;
+    }
+}
+
+/* The range of an integer dtype: Clip's bounds when an input is omitted. */
+static void int_dtype_range(cnnrun_dtype dt, int64_t *lo, int64_t *hi)
+{
+    switch (dt) {
+    case CNNRUN_INT32: *lo = INT32_MIN; *hi = INT32_MAX; break;
+    case CNNRUN_INT16: *lo = INT16_MIN; *hi = INT16_MAX; break;
+    case CNNRUN_INT8: *lo = INT8_MIN; *hi = INT8_MAX; break;
+    case CNNRUN_UINT32: *lo = 0; *hi = UINT32_MAX; break;
+    case CNNRUN_UINT16: *lo = 0; *hi = UINT16_MAX; break;
+    case CNNRUN_UINT8: *lo = 0; *hi = UINT8_MAX; break;
+    default: *lo = INT64_MIN; *hi = INT64_MAX; break;
     }
 }
 
@@ -214,8 +241,7 @@ static void clip_bounds_from_inputs(const cr_op_ctx *ctx, unary_params *p)
 {
     p->alpha = -INFINITY;
     p->beta = INFINITY;
-    p->lo_i = ctx->in[0]->dtype == CNNRUN_INT32 ? INT32_MIN : INT64_MIN;
-    p->hi_i = ctx->in[0]->dtype == CNNRUN_INT32 ? INT32_MAX : INT64_MAX;
+    int_dtype_range(ctx->in[0]->dtype, &p->lo_i, &p->hi_i);
     if (ctx->n_in > 1 && ctx->in[1]) clip_read_bound(ctx->in[1], &p->alpha, &p->lo_i);
     if (ctx->n_in > 2 && ctx->in[2]) clip_read_bound(ctx->in[2], &p->beta, &p->hi_i);
 }
@@ -273,8 +299,13 @@ static cnnrun_status *unary_run(cr_op_ctx *ctx)
     int64_t n = cr_tensor_count(x);
     switch (x->dtype) {
     case CNNRUN_FLOAT32: s->kind->f32(x->data, y->data, n, &p); break;
-    case CNNRUN_INT64: s->kind->i64(x->data, y->data, n, &p); break;
-    case CNNRUN_INT32: s->kind->i32(x->data, y->data, n, &p); break;
+    case CNNRUN_INT64: int_loop_int64_t(s->kind->ints, x->data, y->data, n, &p); break;
+    case CNNRUN_INT32: int_loop_int32_t(s->kind->ints, x->data, y->data, n, &p); break;
+    case CNNRUN_INT16: int_loop_int16_t(s->kind->ints, x->data, y->data, n, &p); break;
+    case CNNRUN_INT8: int_loop_int8_t(s->kind->ints, x->data, y->data, n, &p); break;
+    case CNNRUN_UINT32: int_loop_uint32_t(s->kind->ints, x->data, y->data, n, &p); break;
+    case CNNRUN_UINT16: int_loop_uint16_t(s->kind->ints, x->data, y->data, n, &p); break;
+    case CNNRUN_UINT8: int_loop_uint8_t(s->kind->ints, x->data, y->data, n, &p); break;
     default: return cr_op_error(ctx, CNNRUN_ERR_INTERNAL, "dtype %s reached run", cnnrun_dtype_name(x->dtype));
     }
     return NULL;

@@ -39,6 +39,10 @@ typedef struct cr_op_ctx {
     size_t scratch_bytes;    /* set by prepare: temporary memory run needs (shared by all nodes) */
     void *scratch;           /* during run: scratch_bytes of 64-byte aligned memory */
     const cr_exec_env *env;  /* oneDNN engine and stream, thread count */
+    /* Bit i is set when infer or prepare asked for the values of input i and they were not known
+     * at plan time (see cr_const_ints): the planner then plans again with those values if they
+     * come from graph inputs (e.g. a Reshape whose target shape is a model input). */
+    uint32_t missing_values;
 } cr_op_ctx;
 
 enum {

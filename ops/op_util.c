@@ -96,10 +96,12 @@ cnnrun_status *cr_const_ints(const cr_op_ctx *ctx, int input, const char *role, 
 {
     const cr_tensor *t = input < ctx->n_in ? ctx->in[input] : NULL;
     if (!t) return cr_op_error(ctx, CNNRUN_ERR_INVALID_MODEL, "the %s input is missing", role);
-    if (!t->data)
+    if (!t->data) {
+        cr_note_missing_value(ctx, input);
         return cr_op_error(ctx, CNNRUN_ERR_UNSUPPORTED,
-                           "the %s input must be known when the graph is planned (a constant or "
-                           "computed from shapes only)", role);
+                           "the %s input must be known when the graph is planned (a constant, a "
+                           "graph input, or computed from shapes only)", role);
+    }
     if (t->dtype != CNNRUN_INT64 && t->dtype != CNNRUN_INT32)
         return cr_op_error(ctx, CNNRUN_ERR_INVALID_MODEL, "the %s input must be int64 or int32, found %s",
                            role, cnnrun_dtype_name(t->dtype));
@@ -112,6 +114,38 @@ cnnrun_status *cr_const_ints(const cr_op_ctx *ctx, int input, const char *role, 
                                              : ((const int32_t *)t->data)[i];
     *count = (size_t)n;
     return NULL;
+}
+
+cnnrun_status *cr_const_floats(const cr_op_ctx *ctx, int input, const char *role, float *values,
+                               size_t max_count, size_t *count)
+{
+    const cr_tensor *t = input < ctx->n_in ? ctx->in[input] : NULL;
+    if (!t) return cr_op_error(ctx, CNNRUN_ERR_INVALID_MODEL, "the %s input is missing", role);
+    if (!t->data) {
+        cr_note_missing_value(ctx, input);
+        return cr_op_error(ctx, CNNRUN_ERR_UNSUPPORTED,
+                           "the %s input must be known when the graph is planned (a constant, a "
+                           "graph input, or computed from shapes only)", role);
+    }
+    if (t->dtype != CNNRUN_FLOAT32 && t->dtype != CNNRUN_FLOAT64)
+        return cr_op_error(ctx, CNNRUN_ERR_INVALID_MODEL, "the %s input must be float32 or float64, found %s",
+                           role, cnnrun_dtype_name(t->dtype));
+    int64_t n = cr_tensor_count(t);
+    if (n < 0 || (size_t)n > max_count)
+        return cr_op_error(ctx, CNNRUN_ERR_INVALID_MODEL, "the %s input has %lld values; at most %zu expected",
+                           role, (long long)n, max_count);
+    for (int64_t i = 0; i < n; i++)
+        values[i] = t->dtype == CNNRUN_FLOAT32 ? ((const float *)t->data)[i]
+                                               : (float)((const double *)t->data)[i];
+    *count = (size_t)n;
+    return NULL;
+}
+
+void cr_note_missing_value(const cr_op_ctx *ctx, int input)
+{
+    /* Contexts live in the planner's own memory and are never defined const; the helpers take
+     * const pointers only because reading inputs does not change the op. */
+    if (input >= 0 && input < 32) ((cr_op_ctx *)ctx)->missing_values |= 1u << input;
 }
 
 void cr_strides(int rank, const int64_t *dims, int64_t *strides)

@@ -27,9 +27,15 @@ cnnrun_status *cr_normalize_axis(const cr_op_ctx *ctx, const char *what, int64_t
                                  int *out);
 
 /* Reads an int32/int64 constant input as int64 values (at most max_count). Error if the input is
- * not constant at plan time, naming the input's role. */
+ * not constant at plan time, naming the input's role; the request is then recorded in
+ * ctx->missing_values so that the planner can supply the values of graph inputs. */
 cnnrun_status *cr_const_ints(const cr_op_ctx *ctx, int input, const char *role, int64_t *values,
                              size_t max_count, size_t *count);
+/* The same for a float32/float64 input read as floats (e.g. Resize's scales). */
+cnnrun_status *cr_const_floats(const cr_op_ctx *ctx, int input, const char *role, float *values,
+                               size_t max_count, size_t *count);
+/* Records that input's values were needed at plan time but are not known (see missing_values). */
+void cr_note_missing_value(const cr_op_ctx *ctx, int input);
 
 /* Row-major strides of a shape. */
 void cr_strides(int rank, const int64_t *dims, int64_t *strides);

@@ -245,8 +245,42 @@ done:
     return st;
 }
 
+/* Marks in needs[] the graph inputs whose values flow into value v (through nodes planned to run,
+ * not through shape-only ops, whose outputs do not depend on values). */
+static bool trace_value_sources(const cr_plan *p, const cnnrun_model *model, int v, bool *visited,
+                                bool *needs)
+{
+    if (v < 0 || visited[v]) return false;
+    visited[v] = true;
+    if (p->storage[v] == CR_STORE_INPUT) {
+        needs[p->input_index[v]] = true;
+        return true;
+    }
+    const cr_graph *g = model->graph;
+    int producer = g->values[v].producer;
+    if (producer < 0 || p->storage[v] == CR_STORE_CONST) return false;
+    if (model->ops[producer]->flags & CR_OP_SHAPE_ONLY) return false;
+    bool found = false;
+    for (int k = 0; k < g->nodes[producer].n_inputs; k++)
+        found |= trace_value_sources(p, model, g->nodes[producer].inputs[k], visited, needs);
+    return found;
+}
+
+/* After an op failed for want of input values: which graph inputs would have supplied them. */
+static void find_needed_inputs(const cr_plan *p, const cnnrun_model *model, const cr_node *n,
+                               uint32_t missing, bool *needs)
+{
+    if (!missing || !needs) return;
+    bool *visited = calloc((size_t)model->graph->n_values + 1, sizeof *visited);
+    if (!visited) return;
+    for (int k = 0; k < n->n_inputs && k < 32; k++)
+        if (missing & (1u << k)) trace_value_sources(p, model, n->inputs[k], visited, needs);
+    free(visited);
+}
+
 cnnrun_status *cr_plan_build(const cnnrun_model *model, const cr_tensor *inputs,
-                             const cr_exec_env *env, cr_plan_mode mode, cr_plan **out)
+                             const bool *value_keyed, const cr_exec_env *env, cr_plan_mode mode,
+                             bool *needs_values, cr_plan **out)
 {
     const cr_graph *g = model->graph;
     *out = NULL;
@@ -268,7 +302,7 @@ cnnrun_status *cr_plan_build(const cnnrun_model *model, const cr_tensor *inputs,
     p->root = calloc(nv, sizeof *p->root);
     p->input_index = calloc(nv, sizeof *p->input_index);
     p->offset = calloc(nv, sizeof *p->offset);
-    p->folded = calloc((size_t)total_out + 1, sizeof *p->folded);
+    p->folded = calloc((size_t)total_out + (size_t)g->n_inputs + 1, sizeof *p->folded);
     p->node_folded = calloc((size_t)g->n_nodes + 1, sizeof *p->node_folded);
     p->steps = calloc((size_t)g->n_nodes + 1, sizeof *p->steps);
     p->copies = calloc((size_t)g->n_outputs + 1, sizeof *p->copies);
@@ -292,6 +326,21 @@ cnnrun_status *cr_plan_build(const cnnrun_model *model, const cr_tensor *inputs,
         p->tensors[v] = p->input_shapes[i];
         p->storage[v] = CR_STORE_INPUT;
         p->input_index[v] = i;
+        if (!value_keyed || !value_keyed[i]) continue;
+        /* A value-keyed input: the plan keeps a copy of its values and treats it as a constant. */
+        cr_tensor *copy = cr_tensor_new(inputs[i].dtype, inputs[i].rank, inputs[i].dims, &st);
+        if (!copy) goto fail;
+        p->folded[p->n_folded++] = copy;
+        if (!inputs[i].data) {
+            st = cr_error(CNNRUN_ERR_INVALID_ARGUMENT,
+                          "input '%s' determines shapes in the model, so its values are needed to plan",
+                          g->values[v].name);
+            goto fail;
+        }
+        memcpy(copy->data, inputs[i].data, cr_tensor_bytes(copy));
+        p->input_shapes[i].data = copy->data;
+        p->tensors[v].data = copy->data;
+        p->storage[v] = CR_STORE_CONST;
     }
 
     int in_cursor = 0, out_cursor = 0;
@@ -320,7 +369,10 @@ cnnrun_status *cr_plan_build(const cnnrun_model *model, const cr_tensor *inputs,
         }
         st = op->infer(&ctx);
         if (!st) st = check_inferred(n, &ctx, g);
-        if (st) goto fail;
+        if (st) {
+            find_needed_inputs(p, model, n, ctx.missing_values, needs_values);
+            goto fail;
+        }
         bool fold = !(op->flags & CR_OP_NO_FOLD) && (all_known || (op->flags & CR_OP_SHAPE_ONLY));
         if (fold) {
             st = fold_node(p, ni, op, &ctx);
@@ -343,6 +395,7 @@ cnnrun_status *cr_plan_build(const cnnrun_model *model, const cr_tensor *inputs,
             st = op->prepare(&ctx);
             if (st) {
                 if (op->destroy && ctx.state) op->destroy(ctx.state);
+                find_needed_inputs(p, model, n, ctx.missing_values, needs_values);
                 goto fail;
             }
         }

@@ -33,7 +33,8 @@ typedef struct cr_output_copy {
 } cr_output_copy;
 
 typedef struct cr_plan {
-    /* The signature: graph input shapes (in graph->inputs order). */
+    /* The signature: graph input shapes (in graph->inputs order), and for value-keyed inputs
+     * their values (data points to the plan's copy; NULL for the others). */
     int n_inputs;
     cr_tensor *input_shapes;
     int n_values;
@@ -65,9 +66,17 @@ typedef enum cr_plan_mode {
     CR_PLAN_SHAPES_ONLY  /* infer and fold only (for summaries) */
 } cr_plan_mode;
 
-/* Plans model for these input shapes (inputs[i] matches graph->inputs[i]; data unused). */
+/* Plans model for these input shapes (inputs[i] matches graph->inputs[i]).
+ *
+ * Some graph inputs determine shapes through their values (a Reshape's target shape fed as a
+ * model input, as in the ONNX test suite). Those are "value-keyed": value_keyed[i] (NULL: none)
+ * makes the planner copy input i's data and treat it as a constant, so the plan is specialised to
+ * those values. When planning fails because an op needed the values of something computed from
+ * graph inputs that are not keyed yet, needs_values[i] (if non-NULL) is set for each of them, so
+ * that the caller can key them and plan again. */
 cnnrun_status *cr_plan_build(const cnnrun_model *model, const cr_tensor *inputs,
-                             const cr_exec_env *env, cr_plan_mode mode, cr_plan **out);
+                             const bool *value_keyed, const cr_exec_env *env, cr_plan_mode mode,
+                             bool *needs_values, cr_plan **out);
 void cr_plan_free(cr_plan *plan);
 
 /* Matches the caller's tensors to the graph inputs (by name, or by position where name is NULL)

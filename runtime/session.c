@@ -17,8 +17,11 @@ cnnrun_status *cnnrun_session_create(const cnnrun_model *model,
     cnnrun_session *s = calloc(1, sizeof *s);
     if (!s) return cr_error(CNNRUN_ERR_OUT_OF_MEMORY, "out of memory creating a session");
     s->model = model;
-    cnnrun_status *st = cr_exec_env_create(threads, &s->env);
+    s->value_keyed = calloc((size_t)model->graph->n_inputs + 1, sizeof *s->value_keyed);
+    cnnrun_status *st = s->value_keyed ? cr_exec_env_create(threads, &s->env)
+                                       : cr_error(CNNRUN_ERR_OUT_OF_MEMORY, "out of memory creating a session");
     if (st) {
+        free(s->value_keyed);
         free(s);
         return st;
     }
@@ -39,7 +42,16 @@ cnnrun_status *cnnrun_session_create(const cnnrun_model *model,
         }
     }
     cr_plan *plan;
-    if (!st && all_fixed) st = cr_session_plan(s, shapes, &plan);
+    if (!st && all_fixed) {
+        st = cr_session_plan(s, shapes, &plan);
+        /* Inputs whose values shape the graph cannot be planned before their values arrive. */
+        bool keyed = false;
+        for (int i = 0; i < g->n_inputs; i++) keyed |= s->value_keyed[i];
+        if (st && keyed) {
+            cnnrun_status_free(st);
+            st = NULL;
+        }
+    }
     free(shapes);
     if (st) {
         cnnrun_session_free(s);
@@ -56,15 +68,20 @@ void cnnrun_session_free(cnnrun_session *session)
     cr_aligned_free(session->arena);
     cr_aligned_free(session->scratch);
     cr_exec_env_destroy(&session->env);
+    free(session->value_keyed);
     free(session);
 }
 
 static bool same_signature(const cr_plan *p, const cr_tensor *inputs)
 {
-    for (int i = 0; i < p->n_inputs; i++)
-        if (p->input_shapes[i].dtype != inputs[i].dtype ||
-            !cr_shape_equal(p->input_shapes[i].rank, p->input_shapes[i].dims, inputs[i].rank, inputs[i].dims))
+    for (int i = 0; i < p->n_inputs; i++) {
+        const cr_tensor *have = &p->input_shapes[i];
+        if (have->dtype != inputs[i].dtype ||
+            !cr_shape_equal(have->rank, have->dims, inputs[i].rank, inputs[i].dims))
             return false;
+        if (have->data && (!inputs[i].data || memcmp(have->data, inputs[i].data, cr_tensor_bytes(have)) != 0))
+            return false;
+    }
     return true;
 }
 
@@ -81,6 +98,31 @@ static cnnrun_status *ensure_block(void **block, size_t *have, size_t need, cons
     return NULL;
 }
 
+/* Builds a plan, keying graph inputs by value as the planner discovers that their values shape
+ * the graph (each round keys at least one more input, so this ends). */
+static cnnrun_status *build_plan(cnnrun_session *s, const cr_tensor *inputs, cr_plan **plan)
+{
+    const cr_graph *g = s->model->graph;
+    bool *needs = calloc((size_t)g->n_inputs + 1, sizeof *needs);
+    if (!needs) return cr_error(CNNRUN_ERR_OUT_OF_MEMORY, "out of memory planning");
+    cnnrun_status *st;
+    for (;;) {
+        memset(needs, 0, ((size_t)g->n_inputs + 1) * sizeof *needs);
+        st = cr_plan_build(s->model, inputs, s->value_keyed, &s->env, CR_PLAN_FULL, needs, plan);
+        if (!st) break;
+        bool more = false;
+        for (int i = 0; i < g->n_inputs; i++)
+            if (needs[i] && !s->value_keyed[i]) s->value_keyed[i] = more = true;
+        bool have_values = true;
+        for (int i = 0; i < g->n_inputs; i++)
+            if (s->value_keyed[i] && !inputs[i].data) have_values = false;
+        if (!more || !have_values) break;
+        cnnrun_status_free(st);
+    }
+    free(needs);
+    return st;
+}
+
 cnnrun_status *cr_session_plan(cnnrun_session *s, const cr_tensor *inputs, cr_plan **out)
 {
     int hit = -1;
@@ -92,7 +134,7 @@ cnnrun_status *cr_session_plan(cnnrun_session *s, const cr_tensor *inputs, cr_pl
         memmove(&s->plans[1], &s->plans[0], (size_t)hit * sizeof *s->plans);
     } else {
         cr_exec_env_enter(&s->env);
-        CR_TRY(cr_plan_build(s->model, inputs, &s->env, CR_PLAN_FULL, &plan));
+        CR_TRY(build_plan(s, inputs, &plan));
         cnnrun_status *st = ensure_block(&s->arena, &s->arena_bytes, plan->arena_bytes, "activation arena");
         if (!st) st = ensure_block(&s->scratch, &s->scratch_bytes, plan->scratch_bytes, "kernel scratch space");
         if (st) {
@@ -190,6 +232,7 @@ cnnrun_status *cnnrun_session_run(cnnrun_session *session, const cnnrun_tensor *
         shapes[i].dtype = t->dtype;
         shapes[i].rank = (int)t->rank;
         memcpy(shapes[i].dims, t->shape, sizeof shapes[i].dims);
+        shapes[i].data = t->data; /* read only for inputs whose values shape the graph */
         if (!cr_shape_bytes(t->dtype, (int)t->rank, t->shape, &need))
             st = cr_error(CNNRUN_ERR_INPUT_MISMATCH, "input '%s' is larger than the supported limit",
                           g->values[g->inputs[i]].name);

@@ -18,10 +18,12 @@ struct cnnrun_session {
     size_t arena_bytes;
     void *scratch;
     size_t scratch_bytes;
+    bool *value_keyed; /* per graph input: its values take part in the plan signature */
 };
 
-/* Returns the plan for these input shapes (ordered like the graph inputs), from the cache or
- * newly built, and makes it the most recently used. */
+/* Returns the plan for these input shapes (ordered like the graph inputs; data needed only for
+ * inputs whose values determine shapes), from the cache or newly built, and makes it the most
+ * recently used. */
 cnnrun_status *cr_session_plan(cnnrun_session *s, const cr_tensor *inputs, cr_plan **out);
 
 #endif

@@ -125,6 +125,7 @@ cnnrun_status *cnnrun_session_summary(cnnrun_session *session, const cnnrun_tens
         for (int i = 0; !st && i < g->n_inputs; i++) {
             shapes[i].dtype = ordered[i]->dtype;
             shapes[i].rank = (int)ordered[i]->rank;
+            shapes[i].data = ordered[i]->data;
             memcpy(shapes[i].dims, ordered[i]->shape, sizeof shapes[i].dims);
         }
     } else {
@@ -168,9 +169,9 @@ cnnrun_status *cnnrun_session_summary(cnnrun_session *session, const cnnrun_tens
         symbols again = {0};
         cr_plan *pa = NULL, *pb = NULL;
         cnnrun_status *sa = declared_shapes(g, &again, probe_a, shapes);
-        if (!sa) sa = cr_plan_build(session->model, shapes, &session->env, CR_PLAN_SHAPES_ONLY, &pa);
+        if (!sa) sa = cr_plan_build(session->model, shapes, NULL, &session->env, CR_PLAN_SHAPES_ONLY, NULL, &pa);
         if (!sa) sa = declared_shapes(g, &again, probe_b, shapes);
-        if (!sa) sa = cr_plan_build(session->model, shapes, &session->env, CR_PLAN_SHAPES_ONLY, &pb);
+        if (!sa) sa = cr_plan_build(session->model, shapes, NULL, &session->env, CR_PLAN_SHAPES_ONLY, NULL, &pb);
         if (!sa) st = name_symbolic_dims(sum, g, &syms, pa, pb);
         cnnrun_status_free(sa);
         cr_plan_free(pa);

@@ -7,3 +7,7 @@ cnnrun_c_test(test_dynamic_shapes SOURCES test_dynamic_shapes.c LABELS quick FIX
 
 # Shape inference, symbolic dims and parameter counts, through summaries of the bundled model.
 cnnrun_c_test(test_summary SOURCES test_summary.c LABELS quick ARGS ${PROJECT_SOURCE_DIR}/models)
+
+# Plans keyed by the values of graph inputs that shape the graph (made by make_loader_models).
+cnnrun_c_test(test_value_keyed SOURCES test_value_keyed.c LABELS quick FIXTURES loader_models
+              ARGS ${CNNRUN_FIXTURES_DIR}/loader)

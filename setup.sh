@@ -13,6 +13,8 @@ packages=(
   zlib1g-dev                              # deflated .npz members
   # tests: reference outputs from PyTorch and NumPy, test models built with onnx.helper
   python3 python3-numpy python3-onnx python3-torch python3-sklearn
+  python3-torchvision                     # the model zoo tests (tests/fixtures/make_zoo_models.py)
+  libonnx-testdata                        # the ONNX backend test suite (conformance test)
 )
 
 missing=()

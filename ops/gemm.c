@@ -308,7 +308,12 @@ static cnnrun_status *matmul_shapes_of(const cr_op_ctx *ctx, matmul_shapes *sh)
                            (long long)k, (long long)kb);
     int batch_rank;
     int64_t batch[CR_MAX_RANK];
-    CR_TRY(cr_broadcast_shape(ctx, ar - 2, am, br - 2, bm, &batch_rank, batch));
+    cnnrun_status *st = cr_broadcast_shape(ctx, ar - 2, am, br - 2, bm, &batch_rank, batch);
+    if (st) {
+        cnnrun_status_free(st);
+        return cr_op_error(ctx, CNNRUN_ERR_INPUT_MISMATCH,
+                           "the batch dims of A %s and B %s cannot be broadcast together", sa, sb);
+    }
     sh->rank = batch_rank + 2;
     sh->k = k;
     for (int i = 0; i < batch_rank; i++) {

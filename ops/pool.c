@@ -89,8 +89,17 @@ static cnnrun_status *pool_geometry_of(const cr_op_ctx *ctx, pool_geometry *g)
         /* storage_order only shapes the Indices output, which is refused above */
     }
     /* dilations: MaxPool from opset 10 (AveragePool only from 19); ceil_mode from opset 10 */
-    return cr_window_init(ctx, nsp, x->dims + 2, kernel, kind == POOL_MAX && ctx->opset >= 10,
-                          ctx->opset >= 10, &g->win);
+    CR_TRY(cr_window_init(ctx, nsp, x->dims + 2, kernel, kind == POOL_MAX && ctx->opset >= 10,
+                          ctx->opset >= 10, &g->win));
+    /* A window wholly inside the padding has no value; ONNX Runtime refuses these pads too. */
+    for (int i = 0; i < nsp; i++)
+        if (g->win.pad_l[i] >= kernel[i] || g->win.pad_r[i] >= kernel[i])
+            return cr_op_error(ctx, CNNRUN_ERR_INVALID_MODEL,
+                               "pads %lld and %lld of spatial dim %d must be smaller than the "
+                               "kernel size %lld",
+                               (long long)g->win.pad_l[i], (long long)g->win.pad_r[i], i,
+                               (long long)kernel[i]);
+    return NULL;
 }
 
 static void pool_out_dims(const pool_geometry *g, int64_t *dims)

@@ -1,47 +1,78 @@
-/* Element-wise arithmetic with NumPy broadcasting: Add, Sub, Mul, Div on float32, float64 and the
- * signed and unsigned integers of 8 to 64 bits.
+/* Element-wise operators with NumPy broadcasting: Add, Sub, Mul, Div, Pow and PRelu, and the
+ * variadic Max, Min, Sum and Mean, on float32, float64 and (where ONNX allows) the signed and
+ * unsigned integers of 8 to 64 bits.
  *
  * prepare reduces any broadcast to a loop nest: the output shape with each input's strides
  * (0 along broadcast axes), with adjacent axes merged wherever both inputs step through them the
  * same way. After merging, the innermost axis is one of three loops — both inputs contiguous,
  * one side a scalar repeated along the row, or the other — so the per-channel case of a CNN
  * ([N,C,H,W] with [C,1,1]) runs as rows of H*W elements against one scalar each, and the
- * same-shape case is one flat loop.
+ * same-shape case is one flat loop. A variadic op is a chain of such steps: inputs 0 and 1 into
+ * the output, then the output with each further input.
  *
  * Integer arithmetic wraps in two's complement instead of being undefined on overflow; integer
  * Div truncates toward zero as ONNX specifies, and a division by zero yields 0 rather than
  * trapping (the result is undefined in ONNX; cnnrun must not crash on it). */
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "fast_expf.h"
 #include "op_util.h"
 
 #define BINARY_PARALLEL_MIN 65536
 
-typedef enum binary_kind { BIN_ADD, BIN_SUB, BIN_MUL, BIN_DIV } binary_kind;
+typedef enum binary_kind { BIN_ADD, BIN_SUB, BIN_MUL, BIN_DIV, BIN_MAX, BIN_MIN, BIN_PRELU, BIN_POW } binary_kind;
 
-typedef struct binary_state {
-    binary_kind kind;
+/* One broadcast step: y = a op b over the merged loop nest. */
+typedef struct bcast_plan {
     int rank;                    /* of the merged loop nest, >= 1 */
     int64_t dims[CR_MAX_RANK];
     int64_t stride_a[CR_MAX_RANK];
     int64_t stride_b[CR_MAX_RANK];
     int64_t count;               /* output elements */
+} bcast_plan;
+
+typedef struct binary_state {
+    binary_kind kind;
+    bool mean;                   /* Mean: the sum divided by the input count */
     int threads;
+    int n_steps;                 /* inputs - 1; 0 for a variadic op of one input (a copy) */
+    bcast_plan steps[];
 } binary_state;
+
+typedef struct binary_desc {
+    const char *op_type;
+    binary_kind kind;
+    bool variadic;
+    bool legacy_broadcast;       /* opsets 1-6 broadcast by attribute */
+    const cnnrun_dtype *dtypes;
+} binary_desc;
+
+static const cnnrun_dtype all_numbers[] = {CNNRUN_FLOAT32, CNNRUN_FLOAT64, CNNRUN_INT64, CNNRUN_INT32, CNNRUN_INT16,
+                                           CNNRUN_INT8,    CNNRUN_UINT64,  CNNRUN_UINT32, CNNRUN_UINT16, CNNRUN_UINT8, 0};
+static const cnnrun_dtype float_types[] = {CNNRUN_FLOAT32, CNNRUN_FLOAT64, 0};
+static const cnnrun_dtype pow_bases[] = {CNNRUN_FLOAT32, CNNRUN_FLOAT64, CNNRUN_INT64, CNNRUN_INT32, 0};
+
+static const binary_desc descs[] = {
+    {"Add", BIN_ADD, false, true, all_numbers},   {"Sub", BIN_SUB, false, true, all_numbers},
+    {"Mul", BIN_MUL, false, true, all_numbers},   {"Div", BIN_DIV, false, true, all_numbers},
+    {"Pow", BIN_POW, false, true, pow_bases},     {"PRelu", BIN_PRELU, false, false, float_types},
+    {"Max", BIN_MAX, true, false, all_numbers},   {"Min", BIN_MIN, true, false, all_numbers},
+    {"Sum", BIN_ADD, true, false, float_types},   {"Mean", BIN_ADD, true, false, float_types},
+};
+
+static const binary_desc *desc_of(const char *op_type)
+{
+    for (size_t i = 0; i < sizeof descs / sizeof *descs; i++)
+        if (strcmp(descs[i].op_type, op_type) == 0) return &descs[i];
+    return NULL;
+}
 
 static int op_threads(const cr_op_ctx *ctx)
 {
     return ctx->env && ctx->env->threads > 0 ? ctx->env->threads : 1;
-}
-
-static binary_kind kind_of(const char *op_type)
-{
-    if (strcmp(op_type, "Sub") == 0) return BIN_SUB;
-    if (strcmp(op_type, "Mul") == 0) return BIN_MUL;
-    if (strcmp(op_type, "Div") == 0) return BIN_DIV;
-    return BIN_ADD;
 }
 
 /* B's shape as NumPy broadcasting should see it. Before opset 7, B broadcasts only when the
@@ -77,19 +108,67 @@ static cnnrun_status *legacy_b_shape(const cr_op_ctx *ctx, int *rank_b, int64_t 
     return NULL;
 }
 
+/* PRelu's slope as broadcasting should see it. Before opset 7 a 1-D slope of C values is one per
+ * channel (axis 1), as the exporters of that time meant it. */
+static void prelu_slope_shape(const cr_op_ctx *ctx, int *rank_s, int64_t *dims_s)
+{
+    const cr_tensor *x = ctx->in[0], *slope = ctx->in[1];
+    *rank_s = slope->rank;
+    memcpy(dims_s, slope->dims, sizeof slope->dims);
+    if (ctx->opset < 7 && slope->rank == 1 && x->rank >= 2 && slope->dims[0] == x->dims[1] && slope->dims[0] != 1) {
+        *rank_s = x->rank - 1;
+        for (int i = 1; i < *rank_s; i++) dims_s[i] = 1;
+    }
+}
+
+/* The shape input `i` takes in the broadcast: input 1's legacy forms, else its own. */
+static cnnrun_status *operand_shape(const cr_op_ctx *ctx, const binary_desc *d, int i, int *rank, int64_t *dims)
+{
+    if (i == 1 && d->legacy_broadcast) return legacy_b_shape(ctx, rank, dims);
+    if (i == 1 && d->kind == BIN_PRELU) {
+        prelu_slope_shape(ctx, rank, dims);
+        return NULL;
+    }
+    *rank = ctx->in[i]->rank;
+    memcpy(dims, ctx->in[i]->dims, sizeof ctx->in[i]->dims);
+    return NULL;
+}
+
 static cnnrun_status *binary_infer(cr_op_ctx *ctx)
 {
-    static const cnnrun_dtype numbers[] = {CNNRUN_FLOAT32, CNNRUN_FLOAT64, CNNRUN_INT64, CNNRUN_INT32, CNNRUN_INT16,
-                                           CNNRUN_INT8,    CNNRUN_UINT64,  CNNRUN_UINT32, CNNRUN_UINT16, CNNRUN_UINT8, 0};
-    CR_TRY(cr_op_check_inputs(ctx, 2, 2));
-    CR_TRY(cr_op_check_dtype(ctx, 0, numbers));
-    if (ctx->in[1]->dtype != ctx->in[0]->dtype)
-        return cr_op_error(ctx, CNNRUN_ERR_INVALID_MODEL, "input dtypes differ: %s and %s",
-                           cnnrun_dtype_name(ctx->in[0]->dtype), cnnrun_dtype_name(ctx->in[1]->dtype));
-    int rank_b, rank;
-    int64_t dims_b[CR_MAX_RANK], dims[CR_MAX_RANK];
-    CR_TRY(legacy_b_shape(ctx, &rank_b, dims_b));
-    CR_TRY(cr_broadcast_shape(ctx, ctx->in[0]->rank, ctx->in[0]->dims, rank_b, dims_b, &rank, dims));
+    const binary_desc *d = desc_of(ctx->node->op_type);
+    if (!d) return cr_op_error(ctx, CNNRUN_ERR_INTERNAL, "no element-wise kernel for this op");
+    if (d->variadic) {
+        CR_TRY(cr_op_check_inputs(ctx, 1, ctx->n_in > 0 ? ctx->n_in : 1));
+        for (int i = 0; i < ctx->n_in; i++)
+            if (!ctx->in[i]) return cr_op_error(ctx, CNNRUN_ERR_INVALID_MODEL, "input %d is omitted", i);
+    } else {
+        CR_TRY(cr_op_check_inputs(ctx, 2, 2));
+    }
+    CR_TRY(cr_op_check_dtype(ctx, 0, d->dtypes));
+    if (d->kind == BIN_POW) {
+        CR_TRY(cr_op_check_dtype(ctx, 1, all_numbers));
+    } else {
+        for (int i = 1; i < ctx->n_in; i++)
+            if (ctx->in[i]->dtype != ctx->in[0]->dtype)
+                return cr_op_error(ctx, CNNRUN_ERR_INVALID_MODEL, "input dtypes differ: input 0 is %s, input %d is %s",
+                                   cnnrun_dtype_name(ctx->in[0]->dtype), i, cnnrun_dtype_name(ctx->in[i]->dtype));
+    }
+    int rank = ctx->in[0]->rank;
+    int64_t dims[CR_MAX_RANK];
+    memcpy(dims, ctx->in[0]->dims, sizeof dims);
+    for (int i = 1; i < ctx->n_in; i++) {
+        int rank_i;
+        int64_t dims_i[CR_MAX_RANK];
+        CR_TRY(operand_shape(ctx, d, i, &rank_i, dims_i));
+        CR_TRY(cr_broadcast_shape(ctx, rank, dims, rank_i, dims_i, &rank, dims));
+    }
+    if (d->kind == BIN_PRELU && !cr_shape_equal(rank, dims, ctx->in[0]->rank, ctx->in[0]->dims)) {
+        char sx[128], ss[128];
+        return cr_op_error(ctx, CNNRUN_ERR_INPUT_MISMATCH, "slope of shape %s does not broadcast to X's shape %s",
+                           cr_shape_str(ctx->in[1]->rank, ctx->in[1]->dims, ss, sizeof ss),
+                           cr_shape_str(ctx->in[0]->rank, ctx->in[0]->dims, sx, sizeof sx));
+    }
     cr_set_output(ctx, 0, ctx->in[0]->dtype, rank, dims);
     return NULL;
 }
@@ -107,49 +186,62 @@ static void broadcast_strides(int rank_out, const int64_t *out_dims, int rank_in
     }
 }
 
-static cnnrun_status *binary_prepare(cr_op_ctx *ctx)
+static void make_plan(const cr_tensor *out, int rank_a, const int64_t *dims_a, int rank_b, const int64_t *dims_b,
+                      bcast_plan *p)
 {
-    int rank_b;
-    int64_t dims_b[CR_MAX_RANK];
-    CR_TRY(legacy_b_shape(ctx, &rank_b, dims_b));
-    const cr_tensor *out = ctx->out[0];
     int64_t sa[CR_MAX_RANK], sb[CR_MAX_RANK];
-    broadcast_strides(out->rank, out->dims, ctx->in[0]->rank, ctx->in[0]->dims, sa);
+    broadcast_strides(out->rank, out->dims, rank_a, dims_a, sa);
     broadcast_strides(out->rank, out->dims, rank_b, dims_b, sb);
-
-    binary_state *s = calloc(1, sizeof *s);
-    if (!s) return cr_op_error(ctx, CNNRUN_ERR_OUT_OF_MEMORY, "out of memory for the op state");
-    s->kind = kind_of(ctx->node->op_type);
-    s->threads = op_threads(ctx);
-    s->count = cr_tensor_count(out);
+    p->count = cr_tensor_count(out);
     /* Merge axis i into the previous one when both inputs are contiguous across the pair (or
      * both broadcast along it); axes of size 1 vanish. */
     int r = 0;
     for (int i = 0; i < out->rank; i++) {
         int64_t d = out->dims[i];
         if (d == 1) continue;
-        if (r > 0) {
-            int64_t pd = s->dims[r - 1];
-            bool a_joins = s->stride_a[r - 1] == sa[i] * d;
-            bool b_joins = s->stride_b[r - 1] == sb[i] * d;
-            if (a_joins && b_joins) {
-                s->dims[r - 1] = pd * d;
-                s->stride_a[r - 1] = sa[i];
-                s->stride_b[r - 1] = sb[i];
-                continue;
-            }
+        if (r > 0 && p->stride_a[r - 1] == sa[i] * d && p->stride_b[r - 1] == sb[i] * d) {
+            p->dims[r - 1] *= d;
+            p->stride_a[r - 1] = sa[i];
+            p->stride_b[r - 1] = sb[i];
+            continue;
         }
-        s->dims[r] = d;
-        s->stride_a[r] = sa[i];
-        s->stride_b[r] = sb[i];
+        p->dims[r] = d;
+        p->stride_a[r] = sa[i];
+        p->stride_b[r] = sb[i];
         r++;
     }
     if (r == 0) { /* a single element */
-        s->dims[0] = 1;
-        s->stride_a[0] = s->stride_b[0] = 1;
+        p->dims[0] = 1;
+        p->stride_a[0] = p->stride_b[0] = 1;
         r = 1;
     }
-    s->rank = r;
+    p->rank = r;
+}
+
+static cnnrun_status *binary_prepare(cr_op_ctx *ctx)
+{
+    const binary_desc *d = desc_of(ctx->node->op_type);
+    if (!d) return cr_op_error(ctx, CNNRUN_ERR_INTERNAL, "no element-wise kernel for this op");
+    int n_steps = ctx->n_in - 1;
+    binary_state *s = calloc(1, sizeof *s + (size_t)n_steps * sizeof s->steps[0]);
+    if (!s) return cr_op_error(ctx, CNNRUN_ERR_OUT_OF_MEMORY, "out of memory for the op state");
+    s->kind = d->kind;
+    s->mean = strcmp(d->op_type, "Mean") == 0;
+    s->threads = op_threads(ctx);
+    s->n_steps = n_steps;
+    const cr_tensor *out = ctx->out[0];
+    for (int i = 1; i < ctx->n_in; i++) {
+        int rank_b;
+        int64_t dims_b[CR_MAX_RANK];
+        cnnrun_status *st = operand_shape(ctx, d, i, &rank_b, dims_b);
+        if (st) {
+            free(s);
+            return st;
+        }
+        /* Step 1 reads input 0; later steps read the output they accumulate into. */
+        const cr_tensor *a = i == 1 ? ctx->in[0] : out;
+        make_plan(out, a->rank, a->dims, rank_b, dims_b, &s->steps[i - 1]);
+    }
     ctx->state = s;
     return NULL;
 }
@@ -160,7 +252,9 @@ static cnnrun_status *binary_prepare(cr_op_ctx *ctx)
 #define INT_OPS(T, U)                                                                              \
     static inline T T##_add(T a, T b) { return (T)((U)a + (U)b); }                                 \
     static inline T T##_sub(T a, T b) { return (T)((U)a - (U)b); }                                 \
-    static inline T T##_mul(T a, T b) { return (T)((U)a * (U)b); }
+    static inline T T##_mul(T a, T b) { return (T)((U)a * (U)b); }                                 \
+    static inline T T##_max(T a, T b) { return a > b ? a : b; }                                    \
+    static inline T T##_min(T a, T b) { return a < b ? a : b; }
 
 #define SIGNED_DIV(T, U)                                                                           \
     static inline T T##_div(T a, T b)                                                              \
@@ -190,14 +284,23 @@ UNSIGNED_DIV(uint16_t)
 UNSIGNED_DIV(uint32_t)
 UNSIGNED_DIV(uint64_t)
 
+/* Max and Min propagate NaN from either side, as NumPy's maximum and minimum do. */
 #define FLOAT_OPS(T)                                                                               \
     static inline T T##_add(T a, T b) { return a + b; }                                            \
     static inline T T##_sub(T a, T b) { return a - b; }                                            \
     static inline T T##_mul(T a, T b) { return a * b; }                                            \
-    static inline T T##_div(T a, T b) { return a / b; }
+    static inline T T##_div(T a, T b) { return a / b; }                                            \
+    static inline T T##_max(T a, T b) { return (a > b || a != a) ? a : b; }                        \
+    static inline T T##_min(T a, T b) { return (a < b || a != a) ? a : b; }
 
 FLOAT_OPS(float)
 FLOAT_OPS(double)
+
+/* Through a mask select so that the loop vectorises (see fast_expf.h). */
+static inline float float_prelu(float a, float b) { return cr_select_f32(a < 0.0f, a * b, a); }
+static inline double double_prelu(double a, double b) { return a < 0.0 ? a * b : a; }
+static inline float float_pow(float a, float b) { return powf(a, b); }
+static inline double double_pow(double a, double b) { return pow(a, b); }
 
 /* One innermost row: n outputs from a and b advancing by their strides (0 or 1). The three
  * stride cases get their own loops so that each vectorises. */
@@ -218,81 +321,179 @@ FLOAT_OPS(double)
         }                                                                                          \
     }
 
-/* Runs the loop nest: rows of the innermost axis, the outer axes flattened into a row index.
- * A long single row (the same-shape and scalar cases) is split into chunks across threads. */
+/* Runs a loop nest: rows of the innermost axis, the outer axes flattened into a row index. A
+ * long single row (the same-shape and scalar cases) is split into chunks across threads. */
 #define NEST_KERNEL(T, OP)                                                                         \
     ROW_KERNEL(T, OP)                                                                              \
-    static void nest_##T##_##OP(const binary_state *s, const T *a, const T *b, T *y)               \
+    static void nest_##T##_##OP(const bcast_plan *p, int threads, const T *a, const T *b, T *y)    \
     {                                                                                              \
-        int last = s->rank - 1;                                                                    \
-        int64_t n = s->dims[last], sa = s->stride_a[last], sb = s->stride_b[last];                 \
-        int64_t rows = s->count / (n ? n : 1);                                                     \
-        if (n == 0 || s->count == 0) return;                                                       \
+        int last = p->rank - 1;                                                                    \
+        int64_t n = p->dims[last], sa = p->stride_a[last], sb = p->stride_b[last];                 \
+        if (n == 0 || p->count == 0) return;                                                       \
+        int64_t rows = p->count / n;                                                               \
         if (rows == 1) {                                                                           \
             const int64_t chunk = 16384;                                                           \
             int64_t chunks = (n + chunk - 1) / chunk;                                              \
-            _Pragma("omp parallel for num_threads(s->threads) if (n >= BINARY_PARALLEL_MIN)")     \
+            _Pragma("omp parallel for num_threads(threads) if (n >= BINARY_PARALLEL_MIN)")        \
             for (int64_t c = 0; c < chunks; c++) {                                                 \
                 int64_t i0 = c * chunk, len = n - i0 < chunk ? n - i0 : chunk;                     \
                 row_##T##_##OP(a + i0 * sa, sa, b + i0 * sb, sb, y + i0, len);                     \
             }                                                                                      \
             return;                                                                                \
         }                                                                                          \
-        _Pragma("omp parallel for num_threads(s->threads) if (s->count >= BINARY_PARALLEL_MIN)")  \
+        _Pragma("omp parallel for num_threads(threads) if (p->count >= BINARY_PARALLEL_MIN)")     \
         for (int64_t r = 0; r < rows; r++) {                                                       \
             int64_t rem = r, oa = 0, ob = 0;                                                       \
             for (int d = last - 1; d >= 0; d--) {                                                  \
-                int64_t idx = rem % s->dims[d];                                                    \
-                rem /= s->dims[d];                                                                 \
-                oa += idx * s->stride_a[d];                                                        \
-                ob += idx * s->stride_b[d];                                                        \
+                int64_t idx = rem % p->dims[d];                                                    \
+                rem /= p->dims[d];                                                                 \
+                oa += idx * p->stride_a[d];                                                        \
+                ob += idx * p->stride_b[d];                                                        \
             }                                                                                      \
             row_##T##_##OP(a + oa, sa, b + ob, sb, y + r * n, n);                                  \
         }                                                                                          \
     }
 
-#define TYPE_KERNELS(T)                                                                            \
+#define COMMON_KERNELS(T)                                                                          \
     NEST_KERNEL(T, add) NEST_KERNEL(T, sub) NEST_KERNEL(T, mul) NEST_KERNEL(T, div)                \
-    static void run_##T(const binary_state *s, const void *a, const void *b, void *y)              \
+    NEST_KERNEL(T, max) NEST_KERNEL(T, min)
+
+/* Runs one step of kind k on type T; false if the kind has no kernel for T. */
+#define TYPE_DISPATCH(T, EXTRA)                                                                    \
+    static bool step_##T(binary_kind k, const bcast_plan *p, int threads, const void *a,          \
+                         const void *b, void *y)                                                   \
     {                                                                                              \
-        switch (s->kind) {                                                                         \
-        case BIN_ADD: nest_##T##_add(s, a, b, y); break;                                           \
-        case BIN_SUB: nest_##T##_sub(s, a, b, y); break;                                           \
-        case BIN_MUL: nest_##T##_mul(s, a, b, y); break;                                           \
-        case BIN_DIV: nest_##T##_div(s, a, b, y); break;                                           \
+        switch (k) {                                                                               \
+        case BIN_ADD: nest_##T##_add(p, threads, a, b, y); return true;                            \
+        case BIN_SUB: nest_##T##_sub(p, threads, a, b, y); return true;                            \
+        case BIN_MUL: nest_##T##_mul(p, threads, a, b, y); return true;                            \
+        case BIN_DIV: nest_##T##_div(p, threads, a, b, y); return true;                            \
+        case BIN_MAX: nest_##T##_max(p, threads, a, b, y); return true;                            \
+        case BIN_MIN: nest_##T##_min(p, threads, a, b, y); return true;                            \
+        EXTRA                                                                                      \
+        default: return false;                                                                     \
         }                                                                                          \
     }
 
-TYPE_KERNELS(float)
-TYPE_KERNELS(double)
-TYPE_KERNELS(int8_t)
-TYPE_KERNELS(int16_t)
-TYPE_KERNELS(int32_t)
-TYPE_KERNELS(int64_t)
-TYPE_KERNELS(uint8_t)
-TYPE_KERNELS(uint16_t)
-TYPE_KERNELS(uint32_t)
-TYPE_KERNELS(uint64_t)
+#define FLOAT_EXTRA(T)                                                                             \
+    case BIN_PRELU: nest_##T##_prelu(p, threads, a, b, y); return true;                            \
+    case BIN_POW: nest_##T##_pow(p, threads, a, b, y); return true;
+
+COMMON_KERNELS(float)
+NEST_KERNEL(float, prelu)
+NEST_KERNEL(float, pow)
+TYPE_DISPATCH(float, FLOAT_EXTRA(float))
+COMMON_KERNELS(double)
+NEST_KERNEL(double, prelu)
+NEST_KERNEL(double, pow)
+TYPE_DISPATCH(double, FLOAT_EXTRA(double))
+#define INT_TYPE(T) COMMON_KERNELS(T) TYPE_DISPATCH(T, )
+INT_TYPE(int8_t)
+INT_TYPE(int16_t)
+INT_TYPE(int32_t)
+INT_TYPE(int64_t)
+INT_TYPE(uint8_t)
+INT_TYPE(uint16_t)
+INT_TYPE(uint32_t)
+INT_TYPE(uint64_t)
+
+static bool run_step(cnnrun_dtype dt, binary_kind k, const bcast_plan *p, int threads, const void *a,
+                     const void *b, void *y)
+{
+    switch (dt) {
+    case CNNRUN_FLOAT32: return step_float(k, p, threads, a, b, y);
+    case CNNRUN_FLOAT64: return step_double(k, p, threads, a, b, y);
+    case CNNRUN_INT8: return step_int8_t(k, p, threads, a, b, y);
+    case CNNRUN_INT16: return step_int16_t(k, p, threads, a, b, y);
+    case CNNRUN_INT32: return step_int32_t(k, p, threads, a, b, y);
+    case CNNRUN_INT64: return step_int64_t(k, p, threads, a, b, y);
+    case CNNRUN_UINT8: return step_uint8_t(k, p, threads, a, b, y);
+    case CNNRUN_UINT16: return step_uint16_t(k, p, threads, a, b, y);
+    case CNNRUN_UINT32: return step_uint32_t(k, p, threads, a, b, y);
+    case CNNRUN_UINT64: return step_uint64_t(k, p, threads, a, b, y);
+    default: return false;
+    }
+}
+
+/* ---- Pow with mixed dtypes (an integer base, or an exponent of another type) ---------------- */
+
+static double load_as_double(const void *data, cnnrun_dtype dt, int64_t i)
+{
+    switch (dt) {
+    case CNNRUN_FLOAT32: return ((const float *)data)[i];
+    case CNNRUN_FLOAT64: return ((const double *)data)[i];
+    case CNNRUN_INT8: return ((const int8_t *)data)[i];
+    case CNNRUN_INT16: return ((const int16_t *)data)[i];
+    case CNNRUN_INT32: return ((const int32_t *)data)[i];
+    case CNNRUN_INT64: return (double)((const int64_t *)data)[i];
+    case CNNRUN_UINT8: return ((const uint8_t *)data)[i];
+    case CNNRUN_UINT16: return ((const uint16_t *)data)[i];
+    case CNNRUN_UINT32: return ((const uint32_t *)data)[i];
+    case CNNRUN_UINT64: return (double)((const uint64_t *)data)[i];
+    default: return 0.0;
+    }
+}
+
+/* Integer results are truncated toward zero; values outside the type (or NaN) become 0 rather
+ * than an undefined conversion. */
+static void store_from_double(void *data, cnnrun_dtype dt, int64_t i, double v)
+{
+    switch (dt) {
+    case CNNRUN_FLOAT32: ((float *)data)[i] = (float)v; break;
+    case CNNRUN_FLOAT64: ((double *)data)[i] = v; break;
+    case CNNRUN_INT32: ((int32_t *)data)[i] = (v > -2147483649.0 && v < 2147483648.0) ? (int32_t)v : 0; break;
+    case CNNRUN_INT64:
+        ((int64_t *)data)[i] = (v >= -9223372036854775808.0 && v < 9223372036854775808.0) ? (int64_t)v : 0;
+        break;
+    default: break;
+    }
+}
+
+static void pow_mixed(const bcast_plan *p, const cr_tensor *a, const cr_tensor *b, cr_tensor *y)
+{
+    int last = p->rank - 1;
+    int64_t n = p->dims[last], sa = p->stride_a[last], sb = p->stride_b[last];
+    if (n == 0 || p->count == 0) return;
+    for (int64_t r = 0; r < p->count / n; r++) {
+        int64_t rem = r, oa = 0, ob = 0;
+        for (int d = last - 1; d >= 0; d--) {
+            int64_t idx = rem % p->dims[d];
+            rem /= p->dims[d];
+            oa += idx * p->stride_a[d];
+            ob += idx * p->stride_b[d];
+        }
+        for (int64_t i = 0; i < n; i++)
+            store_from_double(y->data, y->dtype, r * n + i,
+                              pow(load_as_double(a->data, a->dtype, oa + i * sa),
+                                  load_as_double(b->data, b->dtype, ob + i * sb)));
+    }
+}
 
 static cnnrun_status *binary_run(cr_op_ctx *ctx)
 {
     const binary_state *s = ctx->state;
-    const void *a = ctx->in[0]->data, *b = ctx->in[1]->data;
-    void *y = ctx->out[0]->data;
-    switch (ctx->in[0]->dtype) {
-    case CNNRUN_FLOAT32: run_float(s, a, b, y); break;
-    case CNNRUN_FLOAT64: run_double(s, a, b, y); break;
-    case CNNRUN_INT8: run_int8_t(s, a, b, y); break;
-    case CNNRUN_INT16: run_int16_t(s, a, b, y); break;
-    case CNNRUN_INT32: run_int32_t(s, a, b, y); break;
-    case CNNRUN_INT64: run_int64_t(s, a, b, y); break;
-    case CNNRUN_UINT8: run_uint8_t(s, a, b, y); break;
-    case CNNRUN_UINT16: run_uint16_t(s, a, b, y); break;
-    case CNNRUN_UINT32: run_uint32_t(s, a, b, y); break;
-    case CNNRUN_UINT64: run_uint64_t(s, a, b, y); break;
-    default:
-        return cr_op_error(ctx, CNNRUN_ERR_INTERNAL, "dtype %s reached run",
-                           cnnrun_dtype_name(ctx->in[0]->dtype));
+    cr_tensor *out = ctx->out[0];
+    cnnrun_dtype dt = out->dtype;
+    if (s->n_steps == 0) {
+        if (out->data != ctx->in[0]->data) memcpy(out->data, ctx->in[0]->data, cr_tensor_bytes(out));
+        return NULL;
+    }
+    if (s->kind == BIN_POW && (ctx->in[1]->dtype != dt || (dt != CNNRUN_FLOAT32 && dt != CNNRUN_FLOAT64))) {
+        pow_mixed(&s->steps[0], ctx->in[0], ctx->in[1], out);
+        return NULL;
+    }
+    for (int i = 0; i < s->n_steps; i++) {
+        const void *a = i == 0 ? ctx->in[0]->data : out->data;
+        if (!run_step(dt, s->kind, &s->steps[i], s->threads, a, ctx->in[i + 1]->data, out->data))
+            return cr_op_error(ctx, CNNRUN_ERR_INTERNAL, "dtype %s reached run", cnnrun_dtype_name(dt));
+    }
+    if (s->mean) {
+        int64_t n = s->steps[0].count;
+        double inv = 1.0 / (s->n_steps + 1);
+        if (dt == CNNRUN_FLOAT32)
+            for (int64_t i = 0; i < n; i++) ((float *)out->data)[i] *= (float)inv;
+        else
+            for (int64_t i = 0; i < n; i++) ((double *)out->data)[i] *= inv;
     }
     return NULL;
 }
@@ -302,11 +503,21 @@ static void binary_destroy(void *state)
     free(state);
 }
 
-/* Opsets 1-6 broadcast by attribute (handled above), 7+ like NumPy; later versions only add
- * dtypes. */
-static const cr_op op_add = {"Add", "", 1, 21, 0, binary_infer, binary_prepare, binary_run, binary_destroy};
-static const cr_op op_sub = {"Sub", "", 1, 21, 0, binary_infer, binary_prepare, binary_run, binary_destroy};
-static const cr_op op_mul = {"Mul", "", 1, 21, 0, binary_infer, binary_prepare, binary_run, binary_destroy};
-static const cr_op op_div = {"Div", "", 1, 21, 0, binary_infer, binary_prepare, binary_run, binary_destroy};
+/* Opsets 1-6 of Add/Sub/Mul/Div/Pow broadcast by attribute (handled above), 7+ like NumPy; the
+ * variadic ops broadcast from 8 (before, their inputs had one shape, which broadcasting
+ * accepts too); later versions only add dtypes. */
+#define BINARY_OP(var, name)                                                                       \
+    static const cr_op var = {name, "", 1, 21, 0, binary_infer, binary_prepare, binary_run, binary_destroy};
+BINARY_OP(op_add, "Add")
+BINARY_OP(op_sub, "Sub")
+BINARY_OP(op_mul, "Mul")
+BINARY_OP(op_div, "Div")
+BINARY_OP(op_pow, "Pow")
+BINARY_OP(op_prelu, "PRelu")
+BINARY_OP(op_max, "Max")
+BINARY_OP(op_min, "Min")
+BINARY_OP(op_sum, "Sum")
+BINARY_OP(op_mean, "Mean")
 
-const cr_op *const cr_ops_binary[] = {&op_add, &op_sub, &op_mul, &op_div, NULL};
+const cr_op *const cr_ops_binary[] = {&op_add, &op_sub, &op_mul, &op_div, &op_pow,
+                                      &op_prelu, &op_max, &op_min, &op_sum, &op_mean, NULL};

@@ -72,6 +72,7 @@ static int64_t relu_int(int64_t v, const unary_params *p) { (void)p; return v > 
 static int64_t clip_int(int64_t v, const unary_params *p) { v = v < p->lo_i ? p->lo_i : v; return v > p->hi_i ? p->hi_i : v; }
 static int64_t neg_int(int64_t v, const unary_params *p) { (void)p; return (int64_t)(0u - (uint64_t)v); }
 static int64_t abs_int(int64_t v, const unary_params *p) { return v < 0 ? neg_int(v, p) : v; }
+static int64_t sign_int(int64_t v, const unary_params *p) { (void)p; return v > 0 ? 1 : (v < 0 ? -1 : 0); }
 
 #define INT_LOOP(T)                                                                                \
     static void int_loop_##T(unary_int_fn op, const T *x, T *y, int64_t n, const unary_params *p)  \
@@ -107,6 +108,8 @@ UNARY_KERNEL(erf_f32, float, erff(v))
 UNARY_KERNEL(softplus_f32_k, float, softplus_f32(v))
 UNARY_KERNEL(softsign_f32, float, v / (1.0f + fabsf(v)))
 UNARY_KERNEL(hard_sigmoid_f32, float, clamp01(p->alpha * v + p->beta))
+/* NaN stays NaN, as in NumPy. */
+UNARY_KERNEL(sign_f32, float, v > 0.0f ? 1.0f : (v < 0.0f ? -1.0f : (v == v ? 0.0f : v)))
 UNARY_KERNEL(hard_swish_f32, float, v * clamp01(v * (1.0f / 6.0f) + 0.5f))
 
 typedef enum unary_attrs {
@@ -154,6 +157,7 @@ static const unary_kind kinds[] = {
     {"Softsign", 1, softsign_f32, NULL, ATTRS_NONE, 0, 0},
     {"HardSigmoid", 1, hard_sigmoid_f32, NULL, ATTRS_ALPHA_BETA, 0.2f, 0.5f},
     {"HardSwish", 14, hard_swish_f32, NULL, ATTRS_NONE, 0, 0},
+    {"Sign", 9, sign_f32, sign_int, ATTRS_NONE, 0, 0},
 };
 
 static const unary_kind *unary_find(const char *op_type)
@@ -340,10 +344,11 @@ UNARY_OP(op_softplus, "Softplus", 1)
 UNARY_OP(op_softsign, "Softsign", 1)
 UNARY_OP(op_hard_sigmoid, "HardSigmoid", 1)
 UNARY_OP(op_hard_swish, "HardSwish", 14)
+UNARY_OP(op_sign, "Sign", 9)
 
 const cr_op *const cr_ops_unary[] = {
     &op_relu,  &op_clip,  &op_sigmoid, &op_tanh,       &op_leaky_relu, &op_elu,
     &op_selu,  &op_exp,   &op_log,     &op_abs,        &op_neg,        &op_sqrt,
     &op_reciprocal, &op_floor, &op_ceil, &op_erf,      &op_softplus,   &op_softsign,
-    &op_hard_sigmoid, &op_hard_swish, NULL,
+    &op_hard_sigmoid, &op_hard_swish, &op_sign, NULL,
 };

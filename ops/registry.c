@@ -18,6 +18,7 @@ extern const cr_op *const cr_ops_shape[];
 extern const cr_op *const cr_ops_gather[];
 extern const cr_op *const cr_ops_normalization[];
 extern const cr_op *const cr_ops_reduce[];
+extern const cr_op *const cr_ops_rnn[];
 extern const cr_op *const cr_ops_resize[];
 extern const cr_op *const cr_ops_einsum[];
 
@@ -26,6 +27,7 @@ static const cr_op *const *const families[] = {
     cr_ops_unary,   cr_ops_binary,    cr_ops_softmax, cr_ops_reshape,
     cr_ops_transpose, cr_ops_concat,  cr_ops_shape,  cr_ops_gather,
     cr_ops_normalization, cr_ops_reduce,
+    cr_ops_rnn,
     cr_ops_resize, cr_ops_einsum,
 };
 

@@ -30,18 +30,24 @@ static void op_state_free(void *state)
     free(state);
 }
 
-/* Mean and 1 / sqrt(variance + epsilon) of n contiguous values. */
+/* Mean and 1 / sqrt(variance + epsilon) of n contiguous values. The sums are kept in double:
+ * rows run to tens of thousands of elements (InstanceNormalization over 224x224), where float
+ * sums drift enough to show in outputs near zero. */
 static void row_moments(const float *x, int64_t n, float epsilon, float *mean_out, float *inv_std_out)
 {
-    float sum = 0.0f;
+    double sum = 0.0;
     #pragma omp simd reduction(+ : sum)
     for (int64_t i = 0; i < n; i++) sum += x[i];
-    float mean = sum / (float)n;
-    float sq = 0.0f;
+    double mean = sum / (double)n;
+    float mean_f = (float)mean;
+    double sq = 0.0;
     #pragma omp simd reduction(+ : sq)
-    for (int64_t i = 0; i < n; i++) sq += (x[i] - mean) * (x[i] - mean);
-    *mean_out = mean;
-    *inv_std_out = 1.0f / sqrtf(sq / (float)n + epsilon);
+    for (int64_t i = 0; i < n; i++) {
+        float d = x[i] - mean_f;
+        sq += d * d;
+    }
+    *mean_out = mean_f;
+    *inv_std_out = (float)(1.0 / sqrt(sq / (double)n + epsilon));
 }
 
 static cnnrun_status *check_float_input(const cr_op_ctx *ctx, int i, const char *role)
@@ -116,9 +122,11 @@ static cnnrun_status *instnorm_run(cr_op_ctx *ctx)
         int64_t c = r % s->channels;
         float mean, inv_std;
         row_moments(xr, n, s->epsilon, &mean, &inv_std);
-        float a = scale[c] * inv_std, b = bias[c] - mean * a;
+        /* (x - mean) * a + B rather than x * a + (B - mean * a): when the mean is large next to
+         * the spread, the folded form cancels two large terms and loses the small result. */
+        float a = scale[c] * inv_std, b = bias[c];
         #pragma omp simd
-        for (int64_t i = 0; i < n; i++) yr[i] = xr[i] * a + b;
+        for (int64_t i = 0; i < n; i++) yr[i] = (xr[i] - mean) * a + b;
     }
     return NULL;
 }
@@ -395,7 +403,18 @@ static cnnrun_status *lrn_run(cr_op_ctx *ctx)
             for (int64_t i = 0; i < n; i++) yr[i] += xk[i] * xk[i];
         }
         const float *xr = x + r * n;
-        for (int64_t i = 0; i < n; i++) yr[i] = xr[i] * powf(s->bias + s->alpha_over_size * yr[i], -s->beta);
+        float k = s->bias, a = s->alpha_over_size;
+        if (s->beta == 0.75f) {
+            /* AlexNet's and GoogLeNet's beta: t^-0.75 = r * sqrt(r) with r = 1 / sqrt(t), which
+             * vectorises where powf does not. */
+            #pragma omp simd
+            for (int64_t i = 0; i < n; i++) {
+                float rs = 1.0f / sqrtf(k + a * yr[i]);
+                yr[i] = xr[i] * rs * sqrtf(rs);
+            }
+        } else {
+            for (int64_t i = 0; i < n; i++) yr[i] = xr[i] * powf(k + a * yr[i], -s->beta);
+        }
     }
     return NULL;
 }

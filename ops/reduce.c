@@ -592,6 +592,52 @@ DEFINE_ARG(int64_t, i64)
 
 #undef ARG_SCAN
 
+/* float32 along a strided axis (ArgMax over the channels of a segmentation map): neighbouring
+ * columns are scanned together, row by row, so the loads are contiguous and vectorise. */
+#define ARG_LANES(better)                                                                          \
+    for (int64_t j = 1; j < n; j++) {                                                              \
+        const float *row = x + j * stride;                                                         \
+        _Pragma("omp simd")                                                                        \
+        for (int k = 0; k < lanes; k++) {                                                          \
+            float v = row[k];                                                                      \
+            bool take = (better);                                                                  \
+            best[k] = take ? v : best[k];                                                          \
+            at[k] = take ? j : at[k];                                                              \
+        }                                                                                          \
+    }
+
+static void arg_lanes_f32(const float *x, int64_t n, int64_t stride, int lanes, bool is_max, bool last,
+                          int64_t *y)
+{
+    float best[REDUCE_LANES];
+    int64_t at[REDUCE_LANES];
+    for (int k = 0; k < lanes; k++) {
+        best[k] = x[k];
+        at[k] = 0;
+    }
+    if (is_max && last) ARG_LANES(v >= best[k])
+    else if (is_max) ARG_LANES(v > best[k])
+    else if (last) ARG_LANES(v <= best[k])
+    else ARG_LANES(v < best[k])
+    memcpy(y, at, (size_t)lanes * sizeof *y);
+}
+
+#undef ARG_LANES
+
+static void arg_columns_f32(const arg_state *s, const float *x, int64_t *y)
+{
+    int64_t outer = s->outer, n = s->n, inner = s->inner;
+    int64_t blocks = (inner + REDUCE_LANES - 1) / REDUCE_LANES;
+    #pragma omp parallel for collapse(2) num_threads(s->threads) \
+        if (outer * blocks > 1 && outer * n * inner >= REDUCE_PARALLEL_MIN)
+    for (int64_t o = 0; o < outer; o++)
+        for (int64_t b = 0; b < blocks; b++) {
+            int64_t k0 = b * REDUCE_LANES;
+            int lanes = (int)(inner - k0 < REDUCE_LANES ? inner - k0 : REDUCE_LANES);
+            arg_lanes_f32(x + o * n * inner + k0, n, inner, lanes, s->is_max, s->last, y + o * inner + k0);
+        }
+}
+
 static cnnrun_status *arg_run(cr_op_ctx *ctx)
 {
     const arg_state *s = ctx->state;
@@ -599,7 +645,10 @@ static cnnrun_status *arg_run(cr_op_ctx *ctx)
     int64_t *y = ctx->out[0]->data;
     if (s->outer == 0 || s->inner == 0) return NULL;
     switch (s->dtype) {
-    case CNNRUN_FLOAT32: arg_run_f32(s, x, y); break;
+    case CNNRUN_FLOAT32:
+        if (s->inner > 1) arg_columns_f32(s, x, y);
+        else arg_run_f32(s, x, y);
+        break;
     case CNNRUN_FLOAT64: arg_run_f64(s, x, y); break;
     case CNNRUN_INT32: arg_run_i32(s, x, y); break;
     case CNNRUN_INT64: arg_run_i64(s, x, y); break;

@@ -10,3 +10,8 @@ set_tests_properties(rnn_cases_generate PROPERTIES FIXTURES_SETUP rnn_cases LABE
 
 add_test(NAME rnn_cases COMMAND run_model_cases --rtol 1e-4 --atol 1e-5 ${CNNRUN_RNN_CASES_DIR})
 set_tests_properties(rnn_cases PROPERTIES LABELS quick FIXTURES_REQUIRED rnn_cases)
+
+# A dtype these ops do not have is refused as unsupported, naming the node, op, opset and dtype.
+add_test(NAME rnn_refusals COMMAND run_model_cases --unsupported-ok ${CNNRUN_RNN_CASES_DIR}/refusals)
+set_tests_properties(rnn_refusals PROPERTIES LABELS quick FIXTURES_REQUIRED rnn_cases
+  PASS_REGULAR_EXPRESSION "UNSUPPORTED lstm_float64: node 'lstm_float64' \\(LSTM, opset 14\\): input 0 has dtype float64. supported: float32\n0 passed, 0 failed, 1 unsupported\n")

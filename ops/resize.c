@@ -275,9 +275,12 @@ static cnnrun_status *resize_infer(cr_op_ctx *ctx)
     CR_TRY(read_params(ctx, &p));
     const cr_tensor *x = ctx->in[0];
     size_t es = cnnrun_dtype_size(x->dtype);
-    if (p.mode == MODE_NEAREST ? (es != 1 && es != 2 && es != 4 && es != 8) : x->dtype != CNNRUN_FLOAT32)
-        return cr_op_error(ctx, CNNRUN_ERR_UNSUPPORTED, "dtype %s is not supported for mode %s",
-                           cnnrun_dtype_name(x->dtype), p.mode == MODE_NEAREST ? "nearest" : "linear/cubic (float32 only)");
+    if (p.mode == MODE_NEAREST && es != 1 && es != 2 && es != 4 && es != 8)
+        return cr_op_error(ctx, CNNRUN_ERR_UNSUPPORTED, "input X has dtype %s, which mode nearest does not support",
+                           cnnrun_dtype_name(x->dtype));
+    if (p.mode != MODE_NEAREST && x->dtype != CNNRUN_FLOAT32)
+        return cr_op_error(ctx, CNNRUN_ERR_UNSUPPORTED, "input X has dtype %s; mode %s supports float32 only",
+                           cnnrun_dtype_name(x->dtype), p.mode == MODE_LINEAR ? "linear" : "cubic");
     cr_set_output(ctx, 0, x->dtype, x->rank, p.out_dims);
     return NULL;
 }

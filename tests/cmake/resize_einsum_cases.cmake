@@ -22,3 +22,16 @@ if(EXISTS ${CNNRUN_ONNX_TESTDATA}/node/test_einsum_sum)
   add_test(NAME onnx_suite_einsum COMMAND run_model_cases ${CNNRUN_ONNX_EINSUM_CASES})
   set_tests_properties(onnx_suite_einsum PROPERTIES LABELS quick)
 endif()
+
+# Valid models these ops refuse: each must be reported as unsupported, naming the reason.
+string(CONCAT CNNRUN_RESIZE_EINSUM_REFUSALS_RE
+  "UNSUPPORTED einsum_float16: [^\n]*\\(Einsum, opset 12\\): input 0 has dtype float16. supported: float32, float64, int32, int64\n"
+  "UNSUPPORTED resize_antialias: [^\n]*\\(Resize, opset 17\\): attribute 'antialias' is not supported: it belongs to Resize-18[^\n]*\n"
+  "UNSUPPORTED resize_cubic_opset10: [^\n]*\\(Resize, opset 10\\): attribute 'mode' is not supported[^\n]*\n"
+  "UNSUPPORTED resize_linear_uint8: [^\n]*input X has dtype uint8. mode linear supports float32 only\n"
+  "UNSUPPORTED resize_runtime_scales: [^\n]*the scales input must be known when the graph is planned[^\n]*\n"
+  "UNSUPPORTED resize_tf_half_pixel_for_nn_opset13: [^\n]*attribute 'coordinate_transformation_mode' is not supported[^\n]*\n")
+add_test(NAME resize_einsum_refusals
+         COMMAND run_model_cases --unsupported-ok ${CNNRUN_FIXTURES_DIR}/resize_einsum_cases/refusals)
+set_tests_properties(resize_einsum_refusals PROPERTIES LABELS quick FIXTURES_REQUIRED resize_einsum_cases
+  PASS_REGULAR_EXPRESSION "${CNNRUN_RESIZE_EINSUM_REFUSALS_RE}0 passed, 0 failed, 6 unsupported\n")

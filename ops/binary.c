@@ -18,7 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fast_expf.h"
+#include "vec_math.h"
 #include "op_util.h"
 
 #define BINARY_PARALLEL_MIN 65536
@@ -296,7 +296,7 @@ UNSIGNED_DIV(uint64_t)
 FLOAT_OPS(float)
 FLOAT_OPS(double)
 
-/* Through a mask select so that the loop vectorises (see fast_expf.h). */
+/* Through a mask select so that the loop vectorises (see vec_math.h). */
 static inline float float_prelu(float a, float b) { return cr_select_f32(a < 0.0f, a * b, a); }
 static inline double double_prelu(double a, double b) { return a < 0.0 ? a * b : a; }
 static inline float float_pow(float a, float b) { return powf(a, b); }
@@ -321,11 +321,24 @@ static inline double double_pow(double a, double b) { return pow(a, b); }
         }                                                                                          \
     }
 
+/* The float loops are compiled for several vector ISAs (vec_math.h); the integer ones, rare and
+ * memory-bound, once. */
+#define NEST_ATTR_float CR_VECTOR_CLONES
+#define NEST_ATTR_double CR_VECTOR_CLONES
+#define NEST_ATTR_int8_t
+#define NEST_ATTR_int16_t
+#define NEST_ATTR_int32_t
+#define NEST_ATTR_int64_t
+#define NEST_ATTR_uint8_t
+#define NEST_ATTR_uint16_t
+#define NEST_ATTR_uint32_t
+#define NEST_ATTR_uint64_t
+
 /* Runs a loop nest: rows of the innermost axis, the outer axes flattened into a row index. A
  * long single row (the same-shape and scalar cases) is split into chunks across threads. */
 #define NEST_KERNEL(T, OP)                                                                         \
     ROW_KERNEL(T, OP)                                                                              \
-    static void nest_##T##_##OP(const bcast_plan *p, int threads, const T *a, const T *b, T *y)    \
+    NEST_ATTR_##T static void nest_##T##_##OP(const bcast_plan *p, int threads, const T *a, const T *b, T *y)    \
     {                                                                                              \
         int last = p->rank - 1;                                                                    \
         int64_t n = p->dims[last], sa = p->stride_a[last], sb = p->stride_b[last];                 \

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fast_expf.h"
+#include "vec_math.h"
 #include "op_util.h"
 
 #define SOFTMAX_PARALLEL_MIN 32768
@@ -73,7 +73,7 @@ static cnnrun_status *softmax_prepare(cr_op_ctx *ctx)
 }
 
 /* One contiguous row of n values. */
-static void softmax_row(const float *x, float *y, int64_t n, bool log_out)
+CR_VECTOR_CLONES static void softmax_row(const float *x, float *y, int64_t n, bool log_out)
 {
     float mx = -INFINITY;
     #pragma omp simd reduction(max : mx)
@@ -96,7 +96,7 @@ static void softmax_row(const float *x, float *y, int64_t n, bool log_out)
 }
 
 /* Up to SOFTMAX_LANES neighbouring columns of an [n, inner] block, normalised along n. */
-static void softmax_lanes(const float *x, float *y, int64_t n, int64_t inner, int lanes, bool log_out)
+CR_VECTOR_CLONES static void softmax_lanes(const float *x, float *y, int64_t n, int64_t inner, int lanes, bool log_out)
 {
     float mx[SOFTMAX_LANES], sum[SOFTMAX_LANES];
     for (int k = 0; k < lanes; k++) {

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fast_expf.h"
+#include "vec_math.h"
 #include "op_util.h"
 
 /* Below this many elements a parallel region costs more than it saves. */
@@ -29,7 +29,7 @@ typedef int64_t (*unary_int_fn)(int64_t v, const unary_params *p);
 
 /* Defines name_suffix(x, y, n, p) computing y[i] = expr, where expr reads v = x[i]. */
 #define UNARY_KERNEL(fname, type, expr)                                                            \
-    static void fname(const type *x, type *y, int64_t n, const unary_params *p)                    \
+    CR_VECTOR_CLONES static void fname(const type *x, type *y, int64_t n, const unary_params *p)                    \
     {                                                                                              \
         (void)p;                                                                                   \
         _Pragma("omp parallel for simd num_threads(p->threads) if (n >= UNARY_PARALLEL_MIN)")     \

@@ -35,3 +35,25 @@ add_test(NAME resize_einsum_refusals
          COMMAND run_model_cases --unsupported-ok ${CNNRUN_FIXTURES_DIR}/resize_einsum_cases/refusals)
 set_tests_properties(resize_einsum_refusals PROPERTIES LABELS quick FIXTURES_REQUIRED resize_einsum_cases
   PASS_REGULAR_EXPRESSION "${CNNRUN_RESIZE_EINSUM_REFUSALS_RE}0 passed, 0 failed, 6 unsupported\n")
+
+# Malformed nodes: an error naming what is wrong (and no crash), never a result.
+string(CONCAT CNNRUN_RESIZE_EINSUM_INVALID_RE
+  "FAIL einsum_bad_char: [^\n]*equation: '1' is not a letter[^\n]*\n"
+  "FAIL einsum_out_repeat: [^\n]*output label 'i' is repeated\n"
+  "FAIL einsum_out_unknown: [^\n]*output label 'z' is in no input\n"
+  "FAIL einsum_rank: [^\n]*equation term 0 has 3 labels for an input of rank 2\n"
+  "FAIL einsum_size_mismatch: [^\n]*label 'i' has size 3 in input 1 but 2 elsewhere\n"
+  "FAIL einsum_stray_dot: [^\n]*stray '.' or more than one '...'\n"
+  "FAIL einsum_terms: [^\n]*equation has 1 terms for 2 inputs\n"
+  "FAIL einsum_two_ellipses: [^\n]*stray '.' or more than one '...'\n"
+  "UNSUPPORTED resize_mode_unknown: [^\n]*attribute 'mode' is not supported[^\n]*\n"
+  "FAIL resize_roi_count: [^\n]*roi has 4 values. expected 8[^\n]*\n"
+  "FAIL resize_scales_and_sizes: [^\n]*exactly one of the scales and sizes inputs[^\n]*found both\n"
+  "FAIL resize_scales_count: [^\n]*scales has 3 values for an input of rank 4\n"
+  "FAIL resize_scales_nan: [^\n]*scale nan of axis 2 is not a positive number\n"
+  "FAIL resize_scales_zero: [^\n]*scale 0 of axis 2 is not a positive number\n"
+  "FAIL resize_sizes_negative: [^\n]*sizes\\[2\\] = -3 is negative\n")
+add_test(NAME resize_einsum_invalid
+         COMMAND run_model_cases --unsupported-ok ${CNNRUN_FIXTURES_DIR}/resize_einsum_cases/invalid)
+set_tests_properties(resize_einsum_invalid PROPERTIES LABELS quick FIXTURES_REQUIRED resize_einsum_cases
+  PASS_REGULAR_EXPRESSION "${CNNRUN_RESIZE_EINSUM_INVALID_RE}0 passed, 14 failed, 1 unsupported\n")

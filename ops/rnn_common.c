@@ -62,8 +62,9 @@ static void set_default_acts(cr_rnn_params *p)
 
 /* activations, activation_alpha, activation_beta. The alpha and beta lists are consumed in the
  * order of the activations, each function taking as many values as it has parameters (one for
- * LeakyRelu, two for HardSigmoid...), which is how ONNX Runtime reads them; a list that runs out
- * leaves the operator defaults. */
+ * LeakyRelu, two for HardSigmoid...), which is how ONNX Runtime reads them. A list that runs out
+ * leaves the defaults of the ONNX operator of the same name, as the spec says (ONNX Runtime
+ * differs for Affine, ScaledTanh and ThresholdedRelu, where it uses 0). */
 static cnnrun_status *read_activations(const cr_op_ctx *ctx, cr_rnn_params *p)
 {
     set_default_acts(p);

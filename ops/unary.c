@@ -108,6 +108,9 @@ UNARY_KERNEL(erf_f32, float, erff(v))
 UNARY_KERNEL(softplus_f32_k, float, softplus_f32(v))
 UNARY_KERNEL(softsign_f32, float, v / (1.0f + fabsf(v)))
 UNARY_KERNEL(hard_sigmoid_f32, float, clamp01(p->alpha * v + p->beta))
+UNARY_KERNEL(celu_f32, float, cr_select_f32(v > 0.0f, v, p->alpha * expm1f(v / p->alpha)))
+UNARY_KERNEL(thresholded_relu_f32, float, cr_select_f32(v > p->alpha, v, 0.0f))
+UNARY_KERNEL(shrink_f32, float, cr_select_f32(v < -p->alpha, v + p->beta, cr_select_f32(v > p->alpha, v - p->beta, 0.0f)))
 /* NaN stays NaN, as in NumPy. */
 UNARY_KERNEL(sign_f32, float, v > 0.0f ? 1.0f : (v < 0.0f ? -1.0f : (v == v ? 0.0f : v)))
 UNARY_KERNEL(hard_swish_f32, float, v * clamp01(v * (1.0f / 6.0f) + 0.5f))
@@ -117,6 +120,7 @@ typedef enum unary_attrs {
     ATTRS_ALPHA,        /* alpha only (LeakyRelu, Elu) */
     ATTRS_ALPHA_BETA,   /* alpha and beta (HardSigmoid) */
     ATTRS_ALPHA_GAMMA,  /* Selu: alpha and gamma (gamma kept in beta) */
+    ATTRS_LAMBD_BIAS,   /* Shrink: lambd (kept in alpha) and bias (in beta) */
     ATTRS_CLIP,         /* bounds from attributes (opset < 11) or inputs 1 and 2 */
 } unary_attrs;
 
@@ -158,6 +162,9 @@ static const unary_kind kinds[] = {
     {"HardSigmoid", 1, hard_sigmoid_f32, NULL, ATTRS_ALPHA_BETA, 0.2f, 0.5f},
     {"HardSwish", 14, hard_swish_f32, NULL, ATTRS_NONE, 0, 0},
     {"Sign", 9, sign_f32, sign_int, ATTRS_NONE, 0, 0},
+    {"Celu", 12, celu_f32, NULL, ATTRS_ALPHA, 1.0f, 0},
+    {"ThresholdedRelu", 10, thresholded_relu_f32, NULL, ATTRS_ALPHA, 1.0f, 0},
+    {"Shrink", 9, shrink_f32, NULL, ATTRS_LAMBD_BIAS, 0.5f, 0.0f},
 };
 
 static const unary_kind *unary_find(const char *op_type)
@@ -272,6 +279,10 @@ static cnnrun_status *unary_prepare(cr_op_ctx *ctx)
         st = cr_attr_float(ctx->node, "alpha", k->alpha_default, &s->params.alpha);
         if (!st) st = cr_attr_float(ctx->node, "gamma", k->beta_default, &s->params.beta);
         break;
+    case ATTRS_LAMBD_BIAS:
+        st = cr_attr_float(ctx->node, "lambd", k->alpha_default, &s->params.alpha);
+        if (!st) st = cr_attr_float(ctx->node, "bias", k->beta_default, &s->params.beta);
+        break;
     case ATTRS_CLIP:
         if (ctx->opset < 11) {
             /* Before opset 11 the bounds are float attributes and the data float only. */
@@ -345,10 +356,14 @@ UNARY_OP(op_softsign, "Softsign", 1)
 UNARY_OP(op_hard_sigmoid, "HardSigmoid", 1)
 UNARY_OP(op_hard_swish, "HardSwish", 14)
 UNARY_OP(op_sign, "Sign", 9)
+UNARY_OP(op_celu, "Celu", 12)
+UNARY_OP(op_thresholded_relu, "ThresholdedRelu", 10)
+UNARY_OP(op_shrink, "Shrink", 9)
 
 const cr_op *const cr_ops_unary[] = {
     &op_relu,  &op_clip,  &op_sigmoid, &op_tanh,       &op_leaky_relu, &op_elu,
     &op_selu,  &op_exp,   &op_log,     &op_abs,        &op_neg,        &op_sqrt,
     &op_reciprocal, &op_floor, &op_ceil, &op_erf,      &op_softplus,   &op_softsign,
-    &op_hard_sigmoid, &op_hard_swish, &op_sign, NULL,
+    &op_hard_sigmoid, &op_hard_swish, &op_sign,
+    &op_celu, &op_thresholded_relu, &op_shrink, NULL,
 };

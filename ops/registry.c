@@ -19,6 +19,11 @@ extern const cr_op *const cr_ops_gather[];
 extern const cr_op *const cr_ops_normalization[];
 extern const cr_op *const cr_ops_reduce[];
 extern const cr_op *const cr_ops_rnn[];
+extern const cr_op *const cr_ops_slice[];
+extern const cr_op *const cr_ops_expand[];
+extern const cr_op *const cr_ops_pad[];
+extern const cr_op *const cr_ops_generate[];
+extern const cr_op *const cr_ops_depth_space[];
 extern const cr_op *const cr_ops_resize[];
 extern const cr_op *const cr_ops_einsum[];
 
@@ -28,6 +33,7 @@ static const cr_op *const *const families[] = {
     cr_ops_transpose, cr_ops_concat,  cr_ops_shape,  cr_ops_gather,
     cr_ops_normalization, cr_ops_reduce,
     cr_ops_rnn,
+    cr_ops_slice, cr_ops_expand, cr_ops_pad, cr_ops_generate, cr_ops_depth_space,
     cr_ops_resize, cr_ops_einsum,
 };
 

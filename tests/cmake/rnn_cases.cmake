@@ -15,3 +15,20 @@ set_tests_properties(rnn_cases PROPERTIES LABELS quick FIXTURES_REQUIRED rnn_cas
 add_test(NAME rnn_refusals COMMAND run_model_cases --unsupported-ok ${CNNRUN_RNN_CASES_DIR}/refusals)
 set_tests_properties(rnn_refusals PROPERTIES LABELS quick FIXTURES_REQUIRED rnn_cases
   PASS_REGULAR_EXPRESSION "UNSUPPORTED lstm_float64: node 'lstm_float64' \\(LSTM, opset 14\\): input 0 has dtype float64. supported: float32\n0 passed, 0 failed, 1 unsupported\n")
+
+# Which kernel runs, seen through oneDNN's verbose log: initializer weights with the default
+# cells take the RNN primitives (each cell kind once), and the same models with their weights
+# given as inputs, or with clip, never do.
+set(d ${CNNRUN_RNN_CASES_DIR})
+add_test(NAME rnn_kernel_dnnl
+         COMMAND run_model_cases --rtol 1e-4 --atol 1e-5 ${d}/torch_lstm_l1_op14 ${d}/torch_gru_l1_op14
+                 ${d}/onnx_gru_no_lbr_layout1 ${d}/torch_rnn_relu_l1_op14)
+set_tests_properties(rnn_kernel_dnnl PROPERTIES LABELS quick FIXTURES_REQUIRED rnn_cases
+  ENVIRONMENT "DNNL_VERBOSE=1"
+  PASS_REGULAR_EXPRESSION "exec,cpu,rnn,.*alg:vanilla_lstm.*exec,cpu,rnn,.*alg:lbr_gru.*exec,cpu,rnn,.*alg:vanilla_gru.*exec,cpu,rnn,.*alg:vanilla_rnn.*\n4 passed, 0 failed\n")
+add_test(NAME rnn_kernel_plain
+         COMMAND run_model_cases --rtol 1e-4 --atol 1e-5 ${d}/torch_lstm_l1_op14_plain ${d}/torch_gru_l1_op14_plain
+                 ${d}/torch_rnn_relu_l1_op14_plain ${d}/onnx_lstm_clip ${d}/onnx_gru_seq_lens_forward)
+set_tests_properties(rnn_kernel_plain PROPERTIES LABELS quick FIXTURES_REQUIRED rnn_cases
+  ENVIRONMENT "DNNL_VERBOSE=1" FAIL_REGULAR_EXPRESSION "exec,cpu,rnn,"
+  PASS_REGULAR_EXPRESSION "\n5 passed, 0 failed\n")

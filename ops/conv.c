@@ -44,9 +44,10 @@ static cnnrun_status *conv_geometry_of(const cr_op_ctx *ctx, conv_geometry *g)
     g->group = group;
     if (w->dims[1] < 1 || w->dims[1] > INT64_MAX / group || w->dims[1] * group != g->in_ch)
         return cr_op_error(ctx, CNNRUN_ERR_INPUT_MISMATCH,
-                           "input X %s has %lld channels but weights W %s with group %lld expect "
-                           "%lld per group",
-                           sx, (long long)g->in_ch, sw, (long long)group, (long long)w->dims[1]);
+                           "input X %s has %lld channels; weights W %s with group %lld need "
+                           "group x W's dim 1 = %lld x %lld",
+                           sx, (long long)g->in_ch, sw, (long long)group, (long long)group,
+                           (long long)w->dims[1]);
     if (g->out_ch % group != 0)
         return cr_op_error(ctx, CNNRUN_ERR_INVALID_MODEL,
                            "weights W %s: %lld output channels are not divisible by group %lld", sw,

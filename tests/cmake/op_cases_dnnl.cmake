@@ -37,6 +37,19 @@ add_test(NAME run_model_cases_unsupported_fails
 set_tests_properties(run_model_cases_unsupported_fails PROPERTIES LABELS quick
   FIXTURES_REQUIRED op_cases_dnnl PASS_REGULAR_EXPRESSION "\n0 passed, 5 failed, 5 unsupported\n")
 
+# Models inconsistent with their inputs: each fails at planning with a message naming the mismatch.
+string(CONCAT CNNRUN_DNNL_INVALID_RE
+  "FAIL conv_group_mismatch: [^\n]*input X \\[1, 2, 6, 6\\] has 2 channels. weights W \\[4, 2, 3, 3\\] with group 2 need group x W's dim 1 = 2 x 2\n"
+  "FAIL conv_kernel_too_big: [^\n]*the window \\(extent 7\\) is larger than the padded input in spatial dim 0[^\n]*\n"
+  "FAIL conv_pads_count: [^\n]*attribute 'pads' has 2 values, expected 4\n"
+  "FAIL gemm_inner_mismatch: [^\n]*A \\[3, 5\\] \\(transA=0\\) and B \\[4, 2\\] \\(transB=0\\) disagree on the inner dimension: 5 vs 4\n"
+  "FAIL matmul_batch_mismatch: [^\n]*the batch dims of A \\[3, 2, 5\\] and B \\[2, 5, 2\\] cannot be broadcast together\n"
+  "FAIL maxpool_pads_not_below_kernel: [^\n]*pads 2 and 0 of spatial dim 0 must be smaller than the kernel size 2\n"
+  "0 passed, 6 failed\n")
+add_test(NAME op_invalid_dnnl COMMAND run_model_cases ${CNNRUN_OP_CASES_DNNL_DIR}/invalid)
+set_tests_properties(op_invalid_dnnl PROPERTIES LABELS quick FIXTURES_REQUIRED op_cases_dnnl
+  PASS_REGULAR_EXPRESSION "${CNNRUN_DNNL_INVALID_RE}")
+
 # The ONNX backend test suite (layout B: test_data_set_N/*.pb) for these ops.
 set(CNNRUN_ONNX_TESTDATA /usr/share/libonnx-testdata/data CACHE PATH
     "The ONNX backend test suite's data (Debian package libonnx-testdata)")

@@ -1,6 +1,7 @@
-/* Element-wise operators with NumPy broadcasting: Add, Sub, Mul, Div, Pow and PRelu, and the
- * variadic Max, Min, Sum and Mean, on float32, float64 and (where ONNX allows) the signed and
- * unsigned integers of 8 to 64 bits.
+/* Element-wise operators with NumPy broadcasting: Add, Sub, Mul, Div, Pow and PRelu, the
+ * variadic Max, Min, Sum and Mean, the comparisons (Equal, Less, Greater, LessOrEqual,
+ * GreaterOrEqual) and the logical And, Or, Xor, on float32, float64, bool and (where ONNX allows)
+ * the signed and unsigned integers of 8 to 64 bits.
  *
  * prepare reduces any broadcast to a loop nest: the output shape with each input's strides
  * (0 along broadcast axes), with adjacent axes merged wherever both inputs step through them the
@@ -23,7 +24,11 @@
 
 #define BINARY_PARALLEL_MIN 65536
 
-typedef enum binary_kind { BIN_ADD, BIN_SUB, BIN_MUL, BIN_DIV, BIN_MAX, BIN_MIN, BIN_PRELU, BIN_POW } binary_kind;
+typedef enum binary_kind {
+    BIN_ADD, BIN_SUB, BIN_MUL, BIN_DIV, BIN_MAX, BIN_MIN, BIN_PRELU, BIN_POW,
+    /* bool outputs from here on */
+    BIN_EQ, BIN_LT, BIN_GT, BIN_LE, BIN_GE, BIN_AND, BIN_OR, BIN_XOR
+} binary_kind;
 
 /* One broadcast step: y = a op b over the merged loop nest. */
 typedef struct bcast_plan {
@@ -53,6 +58,10 @@ typedef struct binary_desc {
 static const cnnrun_dtype all_numbers[] = {CNNRUN_FLOAT32, CNNRUN_FLOAT64, CNNRUN_INT64, CNNRUN_INT32, CNNRUN_INT16,
                                            CNNRUN_INT8,    CNNRUN_UINT64,  CNNRUN_UINT32, CNNRUN_UINT16, CNNRUN_UINT8, 0};
 static const cnnrun_dtype float_types[] = {CNNRUN_FLOAT32, CNNRUN_FLOAT64, 0};
+static const cnnrun_dtype numbers_and_bool[] = {CNNRUN_FLOAT32, CNNRUN_FLOAT64, CNNRUN_INT64,  CNNRUN_INT32,
+                                                CNNRUN_INT16,   CNNRUN_INT8,    CNNRUN_UINT64, CNNRUN_UINT32,
+                                                CNNRUN_UINT16,  CNNRUN_UINT8,   CNNRUN_BOOL,   0};
+static const cnnrun_dtype bool_only[] = {CNNRUN_BOOL, 0};
 static const cnnrun_dtype pow_bases[] = {CNNRUN_FLOAT32, CNNRUN_FLOAT64, CNNRUN_INT64, CNNRUN_INT32, 0};
 
 static const binary_desc descs[] = {
@@ -61,6 +70,11 @@ static const binary_desc descs[] = {
     {"Pow", BIN_POW, false, true, pow_bases},     {"PRelu", BIN_PRELU, false, false, float_types},
     {"Max", BIN_MAX, true, false, all_numbers},   {"Min", BIN_MIN, true, false, all_numbers},
     {"Sum", BIN_ADD, true, false, float_types},   {"Mean", BIN_ADD, true, false, float_types},
+    {"Equal", BIN_EQ, false, true, numbers_and_bool}, {"Less", BIN_LT, false, true, all_numbers},
+    {"Greater", BIN_GT, false, true, all_numbers},    {"LessOrEqual", BIN_LE, false, false, all_numbers},
+    {"GreaterOrEqual", BIN_GE, false, false, all_numbers},
+    {"And", BIN_AND, false, true, bool_only},     {"Or", BIN_OR, false, true, bool_only},
+    {"Xor", BIN_XOR, false, true, bool_only},
 };
 
 static const binary_desc *desc_of(const char *op_type)
@@ -169,7 +183,7 @@ static cnnrun_status *binary_infer(cr_op_ctx *ctx)
                            cr_shape_str(ctx->in[1]->rank, ctx->in[1]->dims, ss, sizeof ss),
                            cr_shape_str(ctx->in[0]->rank, ctx->in[0]->dims, sx, sizeof sx));
     }
-    cr_set_output(ctx, 0, ctx->in[0]->dtype, rank, dims);
+    cr_set_output(ctx, 0, d->kind >= BIN_EQ ? CNNRUN_BOOL : ctx->in[0]->dtype, rank, dims);
     return NULL;
 }
 
@@ -304,8 +318,8 @@ static inline double double_pow(double a, double b) { return pow(a, b); }
 
 /* One innermost row: n outputs from a and b advancing by their strides (0 or 1). The three
  * stride cases get their own loops so that each vectorises. */
-#define ROW_KERNEL(T, OP)                                                                          \
-    static void row_##T##_##OP(const T *a, int64_t sa, const T *b, int64_t sb, T *y, int64_t n)    \
+#define ROW_KERNEL(T, TO, OP)                                                                      \
+    static void row_##T##_##OP(const T *a, int64_t sa, const T *b, int64_t sb, TO *y, int64_t n)   \
     {                                                                                              \
         if (sa && sb) {                                                                            \
             _Pragma("omp simd") for (int64_t i = 0; i < n; i++) y[i] = T##_##OP(a[i], b[i]);       \
@@ -316,7 +330,7 @@ static inline double double_pow(double a, double b) { return pow(a, b); }
             const T av = a[0];                                                                     \
             _Pragma("omp simd") for (int64_t i = 0; i < n; i++) y[i] = T##_##OP(av, b[i]);         \
         } else {                                                                                   \
-            const T v = T##_##OP(a[0], b[0]);                                                      \
+            const TO v = T##_##OP(a[0], b[0]);                                                     \
             for (int64_t i = 0; i < n; i++) y[i] = v;                                              \
         }                                                                                          \
     }
@@ -336,9 +350,9 @@ static inline double double_pow(double a, double b) { return pow(a, b); }
 
 /* Runs a loop nest: rows of the innermost axis, the outer axes flattened into a row index. A
  * long single row (the same-shape and scalar cases) is split into chunks across threads. */
-#define NEST_KERNEL(T, OP)                                                                         \
-    ROW_KERNEL(T, OP)                                                                              \
-    NEST_ATTR_##T static void nest_##T##_##OP(const bcast_plan *p, int threads, const T *a, const T *b, T *y)    \
+#define NEST_KERNEL_TO(T, TO, OP)                                                                  \
+    ROW_KERNEL(T, TO, OP)                                                                          \
+    NEST_ATTR_##T static void nest_##T##_##OP(const bcast_plan *p, int threads, const T *a, const T *b, TO *y)   \
     {                                                                                              \
         int last = p->rank - 1;                                                                    \
         int64_t n = p->dims[last], sa = p->stride_a[last], sb = p->stride_b[last];                 \
@@ -367,9 +381,25 @@ static inline double double_pow(double a, double b) { return pow(a, b); }
         }                                                                                          \
     }
 
+#define NEST_KERNEL(T, OP) NEST_KERNEL_TO(T, T, OP)
+
+/* Comparisons give bool (one byte, 0 or 1). */
+#define CMP_OPS(T)                                                                                 \
+    static inline uint8_t T##_eq(T a, T b) { return a == b; }                                      \
+    static inline uint8_t T##_lt(T a, T b) { return a < b; }                                       \
+    static inline uint8_t T##_gt(T a, T b) { return a > b; }                                       \
+    static inline uint8_t T##_le(T a, T b) { return a <= b; }                                      \
+    static inline uint8_t T##_ge(T a, T b) { return a >= b; }
+
+static inline uint8_t uint8_t_and(uint8_t a, uint8_t b) { return (a != 0) & (b != 0); }
+static inline uint8_t uint8_t_or(uint8_t a, uint8_t b) { return (a != 0) | (b != 0); }
+static inline uint8_t uint8_t_xor(uint8_t a, uint8_t b) { return (a != 0) ^ (b != 0); }
+
 #define COMMON_KERNELS(T)                                                                          \
     NEST_KERNEL(T, add) NEST_KERNEL(T, sub) NEST_KERNEL(T, mul) NEST_KERNEL(T, div)                \
-    NEST_KERNEL(T, max) NEST_KERNEL(T, min)
+    NEST_KERNEL(T, max) NEST_KERNEL(T, min) CMP_OPS(T)                                             \
+    NEST_KERNEL_TO(T, uint8_t, eq) NEST_KERNEL_TO(T, uint8_t, lt) NEST_KERNEL_TO(T, uint8_t, gt)   \
+    NEST_KERNEL_TO(T, uint8_t, le) NEST_KERNEL_TO(T, uint8_t, ge)
 
 /* Runs one step of kind k on type T; false if the kind has no kernel for T. */
 #define TYPE_DISPATCH(T, EXTRA)                                                                    \
@@ -383,6 +413,11 @@ static inline double double_pow(double a, double b) { return pow(a, b); }
         case BIN_DIV: nest_##T##_div(p, threads, a, b, y); return true;                            \
         case BIN_MAX: nest_##T##_max(p, threads, a, b, y); return true;                            \
         case BIN_MIN: nest_##T##_min(p, threads, a, b, y); return true;                            \
+        case BIN_EQ: nest_##T##_eq(p, threads, a, b, y); return true;                              \
+        case BIN_LT: nest_##T##_lt(p, threads, a, b, y); return true;                              \
+        case BIN_GT: nest_##T##_gt(p, threads, a, b, y); return true;                              \
+        case BIN_LE: nest_##T##_le(p, threads, a, b, y); return true;                              \
+        case BIN_GE: nest_##T##_ge(p, threads, a, b, y); return true;                              \
         EXTRA                                                                                      \
         default: return false;                                                                     \
         }                                                                                          \
@@ -405,7 +440,13 @@ INT_TYPE(int8_t)
 INT_TYPE(int16_t)
 INT_TYPE(int32_t)
 INT_TYPE(int64_t)
-INT_TYPE(uint8_t)
+COMMON_KERNELS(uint8_t)
+NEST_KERNEL(uint8_t, and)
+NEST_KERNEL(uint8_t, or)
+NEST_KERNEL(uint8_t, xor)
+TYPE_DISPATCH(uint8_t, case BIN_AND : nest_uint8_t_and(p, threads, a, b, y); return true;
+              case BIN_OR : nest_uint8_t_or(p, threads, a, b, y); return true;
+              case BIN_XOR : nest_uint8_t_xor(p, threads, a, b, y); return true;)
 INT_TYPE(uint16_t)
 INT_TYPE(uint32_t)
 INT_TYPE(uint64_t)
@@ -420,7 +461,8 @@ static bool run_step(cnnrun_dtype dt, binary_kind k, const bcast_plan *p, int th
     case CNNRUN_INT16: return step_int16_t(k, p, threads, a, b, y);
     case CNNRUN_INT32: return step_int32_t(k, p, threads, a, b, y);
     case CNNRUN_INT64: return step_int64_t(k, p, threads, a, b, y);
-    case CNNRUN_UINT8: return step_uint8_t(k, p, threads, a, b, y);
+    case CNNRUN_UINT8:
+    case CNNRUN_BOOL: return step_uint8_t(k, p, threads, a, b, y);
     case CNNRUN_UINT16: return step_uint16_t(k, p, threads, a, b, y);
     case CNNRUN_UINT32: return step_uint32_t(k, p, threads, a, b, y);
     case CNNRUN_UINT64: return step_uint64_t(k, p, threads, a, b, y);
@@ -497,8 +539,9 @@ static cnnrun_status *binary_run(cr_op_ctx *ctx)
     }
     for (int i = 0; i < s->n_steps; i++) {
         const void *a = i == 0 ? ctx->in[0]->data : out->data;
-        if (!run_step(dt, s->kind, &s->steps[i], s->threads, a, ctx->in[i + 1]->data, out->data))
-            return cr_op_error(ctx, CNNRUN_ERR_INTERNAL, "dtype %s reached run", cnnrun_dtype_name(dt));
+        cnnrun_dtype dt_in = ctx->in[0]->dtype;
+        if (!run_step(dt_in, s->kind, &s->steps[i], s->threads, a, ctx->in[i + 1]->data, out->data))
+            return cr_op_error(ctx, CNNRUN_ERR_INTERNAL, "dtype %s reached run", cnnrun_dtype_name(dt_in));
     }
     if (s->mean) {
         int64_t n = s->steps[0].count;
@@ -531,6 +574,18 @@ BINARY_OP(op_max, "Max")
 BINARY_OP(op_min, "Min")
 BINARY_OP(op_sum, "Sum")
 BINARY_OP(op_mean, "Mean")
+BINARY_OP(op_equal, "Equal")
+BINARY_OP(op_less, "Less")
+BINARY_OP(op_greater, "Greater")
+BINARY_OP(op_and, "And")
+BINARY_OP(op_or, "Or")
+BINARY_OP(op_xor, "Xor")
+static const cr_op op_less_equal = {"LessOrEqual", "", 12, 21, 0, binary_infer, binary_prepare, binary_run,
+                                    binary_destroy};
+static const cr_op op_greater_equal = {"GreaterOrEqual", "", 12, 21, 0, binary_infer, binary_prepare, binary_run,
+                                       binary_destroy};
 
 const cr_op *const cr_ops_binary[] = {&op_add, &op_sub, &op_mul, &op_div, &op_pow,
-                                      &op_prelu, &op_max, &op_min, &op_sum, &op_mean, NULL};
+                                      &op_prelu, &op_max, &op_min, &op_sum, &op_mean,
+                                      &op_equal, &op_less, &op_greater, &op_less_equal, &op_greater_equal,
+                                      &op_and, &op_or, &op_xor, NULL};

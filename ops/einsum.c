@@ -400,7 +400,12 @@ static cnnrun_status *einsum_prepare(cr_op_ctx *ctx)
     for (int l = 0; l < EINSUM_MAX_LABELS; l++) {
         if (!sp.used[l] || sp.in_out[l]) continue;
         s->sum_size[s->n_sum] = sp.size[l];
-        sum_count *= sp.size[l];
+        /* The general loop visits out_count × sum_count terms: refuse what no run could finish. */
+        if (__builtin_mul_overflow(sum_count, sp.size[l], &sum_count) || sum_count > ((int64_t)1 << 50) ||
+            (s->out_count > 0 && sum_count > ((int64_t)1 << 50) / s->out_count)) {
+            free(s);
+            return cr_op_error(ctx, CNNRUN_ERR_UNSUPPORTED, "the equation sums over too many index combinations");
+        }
         for (int k = 0; k < sp.n_ops; k++) s->sum_stride[k][s->n_sum] = stride[k][l];
         s->n_sum++;
     }

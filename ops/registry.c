@@ -5,6 +5,7 @@
 #include "op.h"
 
 extern const cr_op *const cr_ops_conv[];
+extern const cr_op *const cr_ops_conv_transpose[];
 extern const cr_op *const cr_ops_pool[];
 extern const cr_op *const cr_ops_gemm[];
 extern const cr_op *const cr_ops_batchnorm[];
@@ -35,6 +36,7 @@ static const cr_op *const *const families[] = {
     cr_ops_rnn,
     cr_ops_slice, cr_ops_expand, cr_ops_pad, cr_ops_generate, cr_ops_depth_space,
     cr_ops_resize, cr_ops_einsum,
+    cr_ops_conv_transpose,
 };
 
 size_t cr_op_count(void)

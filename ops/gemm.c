@@ -2,9 +2,10 @@
  *
  * Gemm computes alpha * A' * B' + beta * C. oneDNN 2.6's matmul applies its output scale after the
  * bias, so alpha and beta are folded into the constant data instead: alpha into a constant B, beta
- * (divided by alpha when B is not constant) into a constant C used as the bias. A C known only at
- * run time is added by a plain loop after the primitive. The common case, constant B and a bias
- * per output column, runs as an inner product. */
+ * (divided by alpha when B is not constant) into a constant C used as the bias when it is constant
+ * along rows. Any other C (varying along rows, where oneDNN 2.6 would use its slow reference
+ * matmul, or known only at run time) is added by a plain loop after the primitive. The common
+ * case, constant B and a bias per output column, runs as an inner product. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -114,15 +115,19 @@ static cnnrun_status *add_scaled_const(gemm_state *s, const cr_exec_env *env, in
     return st;
 }
 
-/* The bias beta * C expanded along columns: one value per output column. */
-static cnnrun_status *add_row_bias(gemm_state *s, const cr_exec_env *env, const gemm_params *p)
+/* The bias scale * C for a C constant along rows: one value per output column, as a vector [N]
+ * (inner product) or a row [1, N] (matmul: the one bias broadcast oneDNN 2.6 runs on an optimised
+ * kernel; the others fall back to its reference matmul). */
+static cnnrun_status *add_row_bias(gemm_state *s, const cr_exec_env *env, const gemm_params *p,
+                                   float scale, int rank)
 {
     float *bias = malloc((size_t)(p->n > 0 ? p->n : 1) * sizeof *bias);
     if (!bias) return cr_error(CNNRUN_ERR_OUT_OF_MEMORY, "cannot allocate the bias");
     const float *c = p->c->data;
-    for (int64_t j = 0; j < p->n; j++) bias[j] = p->beta * c[p->c_cols == 1 ? 0 : j];
+    for (int64_t j = 0; j < p->n; j++) bias[j] = scale * c[p->c_cols == 1 ? 0 : j];
+    int64_t dims[2] = {1, p->n};
     dnnl_memory_desc_t md;
-    cnnrun_status *st = cr_dnnl_md_plain(&md, 1, &p->n);
+    cnnrun_status *st = cr_dnnl_md_plain(&md, rank, dims + 2 - rank);
     if (!st) st = cr_dnnl_prim_const_arg(&s->prim, env, DNNL_ARG_BIAS, &md, bias);
     free(bias);
     return st;
@@ -148,20 +153,21 @@ static cnnrun_status *gemm_build_inner_product(cr_op_ctx *ctx, const gemm_params
     CR_TRY(cr_dnnl_prim_create(&s->prim, ctx->env, &desc, NULL, "inner product"));
     CR_TRY(cr_dnnl_prim_arg(&s->prim, ctx->env, DNNL_ARG_SRC, NULL));
     CR_TRY(add_scaled_const(s, ctx->env, DNNL_ARG_WEIGHTS, &w_user_md, b->data, p->n * p->k, p->alpha));
-    if (p->c) CR_TRY(add_row_bias(s, ctx->env, p));
+    if (p->c) CR_TRY(add_row_bias(s, ctx->env, p, p->beta, 1));
     CR_TRY(cr_dnnl_prim_arg(&s->prim, ctx->env, DNNL_ARG_DST, NULL));
     return NULL;
 }
 
-/* Everything else on a matmul primitive; C is a bias when constant, else added after. */
+/* Everything else on a matmul primitive; a C constant along rows is the bias, any other C is
+ * added after. */
 static cnnrun_status *gemm_build_matmul(cr_op_ctx *ctx, const gemm_params *p, gemm_state *s)
 {
     const cr_tensor *b = ctx->in[1];
     int64_t a_dims[2] = {p->m, p->k}, w_dims[2] = {p->k, p->n}, dst_dims[2] = {p->m, p->n};
     int64_t a_strides[2] = {p->trans_a ? 1 : p->k, p->trans_a ? p->m : 1};
     int64_t w_strides[2] = {p->trans_b ? 1 : p->n, p->trans_b ? p->k : 1};
-    int64_t bias_dims[2] = {p->c_rows, p->c_cols};
-    bool bias = p->c && p->c->data && (s->weights_const || p->alpha != 0.0f);
+    int64_t bias_dims[2] = {1, p->n};
+    bool bias = p->c && p->c->data && p->c_rows == 1 && (s->weights_const || p->alpha != 0.0f);
     dnnl_memory_desc_t a_md, w_md, w_user_md, bias_md, dst_md;
     CR_TRY(cr_dnnl_md_strided(&a_md, 2, a_dims, a_strides));
     CR_TRY(cr_dnnl_md_strided(&w_user_md, 2, w_dims, w_strides));
@@ -188,9 +194,7 @@ static cnnrun_status *gemm_build_matmul(cr_op_ctx *ctx, const gemm_params *p, ge
         CR_TRY(cr_dnnl_prim_arg(&s->prim, ctx->env, DNNL_ARG_WEIGHTS, NULL));
     if (bias) {
         /* the output scale alpha, if any, also multiplies the bias */
-        float scale = s->weights_const ? p->beta : p->beta / p->alpha;
-        CR_TRY(add_scaled_const(s, ctx->env, DNNL_ARG_BIAS, &bias_md, p->c->data,
-                                p->c_rows * p->c_cols, scale));
+        CR_TRY(add_row_bias(s, ctx->env, p, s->weights_const ? p->beta : p->beta / p->alpha, 2));
     } else if (p->c) {
         s->post_c_input = 2;
     }

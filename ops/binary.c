@@ -1,6 +1,6 @@
 /* Element-wise operators with NumPy broadcasting: Add, Sub, Mul, Div, Pow and PRelu, the
  * variadic Max, Min, Sum and Mean, the comparisons (Equal, Less, Greater, LessOrEqual,
- * GreaterOrEqual) and the logical And, Or, Xor, on float32, float64, bool and (where ONNX allows)
+ * GreaterOrEqual), the logical And, Or, Xor, and Where, on float32, float64, bool and (where ONNX allows)
  * the signed and unsigned integers of 8 to 64 bits.
  *
  * prepare reduces any broadcast to a loop nest: the output shape with each input's strides
@@ -559,6 +559,118 @@ static void binary_destroy(void *state)
     free(state);
 }
 
+/* ---- Where: select between two tensors by a bool condition, all three broadcast ------------- */
+
+typedef struct where_state {
+    int rank;
+    int64_t dims[CR_MAX_RANK];
+    int64_t stride[3][CR_MAX_RANK]; /* condition, X, Y */
+    int64_t count;
+    size_t elem;
+    int threads;
+} where_state;
+
+static cnnrun_status *where_infer(cr_op_ctx *ctx)
+{
+    static const cnnrun_dtype bools[] = {CNNRUN_BOOL, 0};
+    CR_TRY(cr_op_check_inputs(ctx, 3, 3));
+    CR_TRY(cr_op_check_dtype(ctx, 0, bools));
+    if (ctx->in[1]->dtype != ctx->in[2]->dtype)
+        return cr_op_error(ctx, CNNRUN_ERR_INVALID_MODEL, "X and Y dtypes differ: %s and %s",
+                           cnnrun_dtype_name(ctx->in[1]->dtype), cnnrun_dtype_name(ctx->in[2]->dtype));
+    size_t es = cnnrun_dtype_size(ctx->in[1]->dtype);
+    if (es != 1 && es != 2 && es != 4 && es != 8)
+        return cr_op_error(ctx, CNNRUN_ERR_UNSUPPORTED, "dtype %s is not supported",
+                           cnnrun_dtype_name(ctx->in[1]->dtype));
+    int rank = ctx->in[0]->rank;
+    int64_t dims[CR_MAX_RANK];
+    memcpy(dims, ctx->in[0]->dims, sizeof dims);
+    for (int i = 1; i < 3; i++)
+        CR_TRY(cr_broadcast_shape(ctx, rank, dims, ctx->in[i]->rank, ctx->in[i]->dims, &rank, dims));
+    cr_set_output(ctx, 0, ctx->in[1]->dtype, rank, dims);
+    return NULL;
+}
+
+static cnnrun_status *where_prepare(cr_op_ctx *ctx)
+{
+    const cr_tensor *out = ctx->out[0];
+    int64_t st[3][CR_MAX_RANK];
+    for (int k = 0; k < 3; k++) broadcast_strides(out->rank, out->dims, ctx->in[k]->rank, ctx->in[k]->dims, st[k]);
+    where_state *s = calloc(1, sizeof *s);
+    if (!s) return cr_op_error(ctx, CNNRUN_ERR_OUT_OF_MEMORY, "out of memory for the op state");
+    s->elem = cnnrun_dtype_size(out->dtype);
+    s->threads = op_threads(ctx);
+    s->count = cr_tensor_count(out);
+    int r = 0;
+    for (int i = 0; i < out->rank; i++) {
+        int64_t d = out->dims[i];
+        if (d == 1) continue;
+        bool joins = r > 0;
+        for (int k = 0; k < 3 && joins; k++) joins = s->stride[k][r - 1] == st[k][i] * d;
+        if (joins) {
+            s->dims[r - 1] *= d;
+            for (int k = 0; k < 3; k++) s->stride[k][r - 1] = st[k][i];
+            continue;
+        }
+        s->dims[r] = d;
+        for (int k = 0; k < 3; k++) s->stride[k][r] = st[k][i];
+        r++;
+    }
+    if (r == 0) {
+        s->dims[0] = 1;
+        for (int k = 0; k < 3; k++) s->stride[k][0] = 1;
+        r = 1;
+    }
+    s->rank = r;
+    ctx->state = s;
+    return NULL;
+}
+
+#define WHERE_KERNEL(T)                                                                            \
+    static void where_##T(const where_state *s, const uint8_t *c, const T *x, const T *y, T *out)  \
+    {                                                                                              \
+        int last = s->rank - 1;                                                                    \
+        int64_t n = s->dims[last];                                                                 \
+        int64_t sc = s->stride[0][last], sx = s->stride[1][last], sy = s->stride[2][last];         \
+        if (n == 0 || s->count == 0) return;                                                       \
+        int64_t rows = s->count / n;                                                               \
+        _Pragma("omp parallel for num_threads(s->threads) if (s->count >= BINARY_PARALLEL_MIN)")  \
+        for (int64_t r = 0; r < rows; r++) {                                                       \
+            int64_t rem = r, oc = 0, ox = 0, oy = 0;                                               \
+            for (int d = last - 1; d >= 0; d--) {                                                  \
+                int64_t idx = rem % s->dims[d];                                                    \
+                rem /= s->dims[d];                                                                 \
+                oc += idx * s->stride[0][d];                                                       \
+                ox += idx * s->stride[1][d];                                                       \
+                oy += idx * s->stride[2][d];                                                       \
+            }                                                                                      \
+            T *o = out + r * n;                                                                    \
+            for (int64_t i = 0; i < n; i++)                                                        \
+                o[i] = c[oc + i * sc] ? x[ox + i * sx] : y[oy + i * sy];                           \
+        }                                                                                          \
+    }
+
+WHERE_KERNEL(uint8_t)
+WHERE_KERNEL(uint16_t)
+WHERE_KERNEL(uint32_t)
+WHERE_KERNEL(uint64_t)
+
+static cnnrun_status *where_run(cr_op_ctx *ctx)
+{
+    const where_state *s = ctx->state;
+    const uint8_t *c = ctx->in[0]->data;
+    const void *x = ctx->in[1]->data, *y = ctx->in[2]->data;
+    void *out = ctx->out[0]->data;
+    switch (s->elem) {
+    case 1: where_uint8_t(s, c, x, y, out); break;
+    case 2: where_uint16_t(s, c, x, y, out); break;
+    case 4: where_uint32_t(s, c, x, y, out); break;
+    case 8: where_uint64_t(s, c, x, y, out); break;
+    default: return cr_op_error(ctx, CNNRUN_ERR_INTERNAL, "element size %zu reached run", s->elem);
+    }
+    return NULL;
+}
+
 /* Opsets 1-6 of Add/Sub/Mul/Div/Pow broadcast by attribute (handled above), 7+ like NumPy; the
  * variadic ops broadcast from 8 (before, their inputs had one shape, which broadcasting
  * accepts too); later versions only add dtypes. */
@@ -580,6 +692,8 @@ BINARY_OP(op_greater, "Greater")
 BINARY_OP(op_and, "And")
 BINARY_OP(op_or, "Or")
 BINARY_OP(op_xor, "Xor")
+/* Where: 9 introduces it, 16 adds bfloat16. */
+static const cr_op op_where = {"Where", "", 9, 21, 0, where_infer, where_prepare, where_run, binary_destroy};
 static const cr_op op_less_equal = {"LessOrEqual", "", 12, 21, 0, binary_infer, binary_prepare, binary_run,
                                     binary_destroy};
 static const cr_op op_greater_equal = {"GreaterOrEqual", "", 12, 21, 0, binary_infer, binary_prepare, binary_run,
@@ -588,4 +702,4 @@ static const cr_op op_greater_equal = {"GreaterOrEqual", "", 12, 21, 0, binary_i
 const cr_op *const cr_ops_binary[] = {&op_add, &op_sub, &op_mul, &op_div, &op_pow,
                                       &op_prelu, &op_max, &op_min, &op_sum, &op_mean,
                                       &op_equal, &op_less, &op_greater, &op_less_equal, &op_greater_equal,
-                                      &op_and, &op_or, &op_xor, NULL};
+                                      &op_and, &op_or, &op_xor, &op_where, NULL};

@@ -215,7 +215,7 @@ static cnnrun_status *ct_geometry_of(const cr_op_ctx *ctx, ct_geometry *g)
             out = natural - pl - pr;
             if (out < 0)
                 return cr_op_error(ctx, CNNRUN_ERR_INVALID_MODEL,
-                                   "pads %lld+%lld exceed the output size %lld in spatial dim %d",
+                                   "pads %lld+%lld exceed the unpadded output size %lld in spatial dim %d",
                                    (long long)pl, (long long)pr, (long long)natural, i);
         }
         g->pad_l[i] = pl;

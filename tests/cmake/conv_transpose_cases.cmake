@@ -43,3 +43,22 @@ if(EXISTS ${CNNRUN_ONNX_TESTDATA}/node)
   set_tests_properties(onnx_suite_conv_transpose PROPERTIES LABELS quick
                        PASS_REGULAR_EXPRESSION "\n13 passed, 0 failed\n")
 endif()
+
+# Invalid models: each must be rejected with an error naming the fault.
+string(CONCAT CNNRUN_CONV_TRANSPOSE_MALFORMED_RE
+  "FAIL bad_auto_pad: [^\n]*\\(ConvTranspose, opset 17\\): attribute 'auto_pad' = 'SAME'; expected NOTSET, SAME_UPPER, SAME_LOWER or VALID\n"
+  "FAIL bad_bias: [^\n]*bias B has shape \\[2\\]; expected \\[3\\] \\(one per output channel\\)\n"
+  "FAIL bad_group: [^\n]*3 channels are not divisible by group 2\n"
+  "FAIL bad_in_channels: [^\n]*input X \\[1, 3, 4, 4\\] has 3 channels but weights W \\[4, 2, 3, 3\\][^\n]*expect 4\n"
+  "FAIL bad_kernel_shape: [^\n]*attribute 'kernel_shape' = \\[3, 2\\] does not match weights W \\[2, 3, 3, 3\\]\n"
+  "FAIL bad_negative_output_padding: [^\n]*attribute 'output_padding' value -1 at position 0 is out of range[^\n]*\n"
+  "FAIL bad_output_shape_count: [^\n]*attribute 'output_shape' has 3 values, expected 2[^\n]*\n"
+  "FAIL bad_pads_exceed_output: [^\n]*pads 3\\+2 exceed the unpadded output size 4 in spatial dim 0\n"
+  "FAIL bad_strides_count: [^\n]*attribute 'strides' has 1 values, expected 2\n"
+  "FAIL bad_weights_rank: [^\n]*weights W of shape \\[2, 3, 3\\] do not have the rank of input X[^\n]*\n"
+  "FAIL bad_zero_stride: [^\n]*attribute 'strides' value 0 at position 0 is out of range[^\n]*\n")
+add_test(NAME conv_transpose_malformed
+         COMMAND run_model_cases ${CNNRUN_CONV_TRANSPOSE_DIR}/malformed)
+set_tests_properties(conv_transpose_malformed PROPERTIES LABELS quick
+  FIXTURES_REQUIRED conv_transpose_cases
+  PASS_REGULAR_EXPRESSION "${CNNRUN_CONV_TRANSPOSE_MALFORMED_RE}0 passed, 11 failed\n")

@@ -83,7 +83,7 @@ static cnnrun_status *rnn_run(cr_op_ctx *ctx)
     bool full_lengths = true;
     if (s->p.has_seq_lens) CR_TRY(cr_rnn_check_seq_lens(ctx, &s->p, &io, &full_lengths));
     if (s->dnnl && (full_lengths || !s->plain_ready)) return cr_rnn_dnnl_run(ctx, s->dnnl, &io, ctx->scratch);
-    cr_rnn_reference_run(&s->p, &io, ctx->scratch, ctx->env ? ctx->env->threads : 1);
+    cr_rnn_reference_run(&s->p, &io, ctx->scratch);
     return NULL;
 }
 

@@ -89,7 +89,7 @@ cnnrun_status *cr_rnn_check_seq_lens(const cr_op_ctx *ctx, const cr_rnn_params *
  * Scratch: what run needs (false if the size overflows). */
 bool cr_rnn_reference_scratch(const cr_rnn_params *p, size_t *bytes);
 /* Sequence lengths must have passed cr_rnn_check_seq_lens. scratch is 64-byte aligned. */
-void cr_rnn_reference_run(const cr_rnn_params *p, const cr_rnn_io *io, void *scratch, int threads);
+void cr_rnn_reference_run(const cr_rnn_params *p, const cr_rnn_io *io, void *scratch);
 
 /* The oneDNN kernel (rnn_dnnl.c) for constant weights, the activations oneDNN's cells compute, no
  * clip and no input_forget, every sequence of full length. */

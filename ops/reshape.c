@@ -219,6 +219,26 @@ static cnnrun_status *dropout_infer(cr_op_ctx *ctx)
     return NULL;
 }
 
+/* Training-mode dropout is random unless its ratio is 0, when it keeps everything (the mask all
+ * true), as in inference. A ratio that is not known yet (at_plan) counts as non-zero. */
+static cnnrun_status *dropout_check_training(const cr_op_ctx *ctx, bool at_plan)
+{
+    const cr_tensor *t = ctx->in[2];
+    if (!*(const uint8_t *)t->data) return NULL;
+    double ratio = 0.5;
+    const cr_tensor *r = ctx->n_in > 1 ? ctx->in[1] : NULL;
+    if (r) {
+        if (!r->data || cr_tensor_count(r) != 1) ratio = at_plan ? 1.0 : 0.5;
+        else if (r->dtype == CNNRUN_FLOAT32) ratio = *(const float *)r->data;
+        else if (r->dtype == CNNRUN_FLOAT64) ratio = *(const double *)r->data;
+    }
+    if (ratio != 0.0)
+        return cr_op_error(ctx, CNNRUN_ERR_UNSUPPORTED,
+                           "training_mode is true with a non-zero ratio: random dropout is not supported by an "
+                           "inference runtime");
+    return NULL;
+}
+
 static cnnrun_status *dropout_prepare(cr_op_ctx *ctx)
 {
     if (ctx->opset < 7) {
@@ -230,15 +250,11 @@ static cnnrun_status *dropout_prepare(cr_op_ctx *ctx)
     }
     if (ctx->opset >= 12 && ctx->n_in > 2 && ctx->in[2]) {
         const cr_tensor *t = ctx->in[2];
-        if (!t->data)
-            return cr_op_error(ctx, CNNRUN_ERR_UNSUPPORTED,
-                               "the training_mode input must be a constant (false) for inference");
         if (t->dtype != CNNRUN_BOOL || cr_tensor_count(t) != 1)
             return cr_op_error(ctx, CNNRUN_ERR_INVALID_MODEL, "training_mode must be a bool scalar; found %s",
                                cnnrun_dtype_name(t->dtype));
-        if (*(const uint8_t *)t->data)
-            return cr_op_error(ctx, CNNRUN_ERR_UNSUPPORTED,
-                               "training_mode is true: random dropout is not supported by an inference runtime");
+        /* Known now: refuse at once. Fed at run: dropout_run checks it. */
+        if (t->data) CR_TRY(dropout_check_training(ctx, true));
     }
     if (dropout_has_mask(ctx) && !cr_shape_bytes(ctx->out[1]->dtype, ctx->out[1]->rank, ctx->out[1]->dims,
                                                  &(size_t){0}))
@@ -250,6 +266,7 @@ static cnnrun_status *dropout_prepare(cr_op_ctx *ctx)
 /* The mask of inference-mode dropout keeps everything: all true (or all 1). */
 static cnnrun_status *dropout_run(cr_op_ctx *ctx)
 {
+    if (ctx->opset >= 12 && ctx->n_in > 2 && ctx->in[2]) CR_TRY(dropout_check_training(ctx, false));
     if (!dropout_has_mask(ctx)) return NULL;
     cr_tensor *m = ctx->out[1];
     int64_t n = cr_tensor_count(m);

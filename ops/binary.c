@@ -1,11 +1,10 @@
-/* Element-wise operators with NumPy broadcasting: Add, Sub, Mul, Div, Pow and PRelu, the
- * variadic Max, Min, Sum and Mean, the comparisons (Equal, Less, Greater, LessOrEqual,
- * GreaterOrEqual), the logical And, Or, Xor, and Where, on float32, float64, bool and (where ONNX allows)
- * the signed and unsigned integers of 8 to 64 bits.
+/* Element-wise operators with NumPy broadcasting: Add, Sub, Mul, Div, Pow and PRelu, and the
+ * variadic Max, Min, Sum and Mean, on float32, float64 and (where ONNX allows) the signed and
+ * unsigned integers of 8 to 64 bits.
  *
- * prepare reduces any broadcast to a loop nest: the output shape with each input's strides
- * (0 along broadcast axes), with adjacent axes merged wherever both inputs step through them the
- * same way. After merging, the innermost axis is one of three loops — both inputs contiguous,
+ * prepare reduces any broadcast to a loop nest (cr_broadcast_plan of broadcast.h, which the
+ * comparisons and Where share): the output shape with each input's strides (0 along broadcast
+ * axes), with adjacent axes merged wherever both inputs step through them the same way. After merging, the innermost axis is one of three loops — both inputs contiguous,
  * one side a scalar repeated along the row, or the other — so the per-channel case of a CNN
  * ([N,C,H,W] with [C,1,1]) runs as rows of H*W elements against one scalar each, and the
  * same-shape case is one flat loop. A variadic op is a chain of such steps: inputs 0 and 1 into
@@ -19,25 +18,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "broadcast.h"
 #include "vec_math.h"
 #include "op_util.h"
 
 #define BINARY_PARALLEL_MIN 65536
 
-typedef enum binary_kind {
-    BIN_ADD, BIN_SUB, BIN_MUL, BIN_DIV, BIN_MAX, BIN_MIN, BIN_PRELU, BIN_POW,
-    /* bool outputs from here on */
-    BIN_EQ, BIN_LT, BIN_GT, BIN_LE, BIN_GE, BIN_AND, BIN_OR, BIN_XOR
-} binary_kind;
+typedef enum binary_kind { BIN_ADD, BIN_SUB, BIN_MUL, BIN_DIV, BIN_MAX, BIN_MIN, BIN_PRELU, BIN_POW } binary_kind;
 
-/* One broadcast step: y = a op b over the merged loop nest. */
-typedef struct bcast_plan {
-    int rank;                    /* of the merged loop nest, >= 1 */
-    int64_t dims[CR_MAX_RANK];
-    int64_t stride_a[CR_MAX_RANK];
-    int64_t stride_b[CR_MAX_RANK];
-    int64_t count;               /* output elements */
-} bcast_plan;
+/* One broadcast step: y = a op b over the merged loop nest (input 0 is a, input 1 is b). */
+typedef cr_bcast_plan bcast_plan;
 
 typedef struct binary_state {
     binary_kind kind;
@@ -58,10 +48,6 @@ typedef struct binary_desc {
 static const cnnrun_dtype all_numbers[] = {CNNRUN_FLOAT32, CNNRUN_FLOAT64, CNNRUN_INT64, CNNRUN_INT32, CNNRUN_INT16,
                                            CNNRUN_INT8,    CNNRUN_UINT64,  CNNRUN_UINT32, CNNRUN_UINT16, CNNRUN_UINT8, 0};
 static const cnnrun_dtype float_types[] = {CNNRUN_FLOAT32, CNNRUN_FLOAT64, 0};
-static const cnnrun_dtype numbers_and_bool[] = {CNNRUN_FLOAT32, CNNRUN_FLOAT64, CNNRUN_INT64,  CNNRUN_INT32,
-                                                CNNRUN_INT16,   CNNRUN_INT8,    CNNRUN_UINT64, CNNRUN_UINT32,
-                                                CNNRUN_UINT16,  CNNRUN_UINT8,   CNNRUN_BOOL,   0};
-static const cnnrun_dtype bool_only[] = {CNNRUN_BOOL, 0};
 static const cnnrun_dtype pow_bases[] = {CNNRUN_FLOAT32, CNNRUN_FLOAT64, CNNRUN_INT64, CNNRUN_INT32, 0};
 
 static const binary_desc descs[] = {
@@ -70,11 +56,6 @@ static const binary_desc descs[] = {
     {"Pow", BIN_POW, false, true, pow_bases},     {"PRelu", BIN_PRELU, false, false, float_types},
     {"Max", BIN_MAX, true, false, all_numbers},   {"Min", BIN_MIN, true, false, all_numbers},
     {"Sum", BIN_ADD, true, false, float_types},   {"Mean", BIN_ADD, true, false, float_types},
-    {"Equal", BIN_EQ, false, true, numbers_and_bool}, {"Less", BIN_LT, false, true, all_numbers},
-    {"Greater", BIN_GT, false, true, all_numbers},    {"LessOrEqual", BIN_LE, false, false, all_numbers},
-    {"GreaterOrEqual", BIN_GE, false, false, all_numbers},
-    {"And", BIN_AND, false, true, bool_only},     {"Or", BIN_OR, false, true, bool_only},
-    {"Xor", BIN_XOR, false, true, bool_only},
 };
 
 static const binary_desc *desc_of(const char *op_type)
@@ -183,53 +164,16 @@ static cnnrun_status *binary_infer(cr_op_ctx *ctx)
                            cr_shape_str(ctx->in[1]->rank, ctx->in[1]->dims, ss, sizeof ss),
                            cr_shape_str(ctx->in[0]->rank, ctx->in[0]->dims, sx, sizeof sx));
     }
-    cr_set_output(ctx, 0, d->kind >= BIN_EQ ? CNNRUN_BOOL : ctx->in[0]->dtype, rank, dims);
+    cr_set_output(ctx, 0, ctx->in[0]->dtype, rank, dims);
     return NULL;
-}
-
-/* Strides of an input in the output's index space: 0 along axes where it broadcasts. */
-static void broadcast_strides(int rank_out, const int64_t *out_dims, int rank_in, const int64_t *in_dims,
-                              int64_t *strides)
-{
-    int64_t s = 1;
-    for (int i = rank_out - 1; i >= 0; i--) {
-        int j = i - (rank_out - rank_in);
-        int64_t d = j >= 0 ? in_dims[j] : 1;
-        strides[i] = (d == 1 && out_dims[i] != 1) ? 0 : s;
-        s *= d;
-    }
 }
 
 static void make_plan(const cr_tensor *out, int rank_a, const int64_t *dims_a, int rank_b, const int64_t *dims_b,
                       bcast_plan *p)
 {
-    int64_t sa[CR_MAX_RANK], sb[CR_MAX_RANK];
-    broadcast_strides(out->rank, out->dims, rank_a, dims_a, sa);
-    broadcast_strides(out->rank, out->dims, rank_b, dims_b, sb);
-    p->count = cr_tensor_count(out);
-    /* Merge axis i into the previous one when both inputs are contiguous across the pair (or
-     * both broadcast along it); axes of size 1 vanish. */
-    int r = 0;
-    for (int i = 0; i < out->rank; i++) {
-        int64_t d = out->dims[i];
-        if (d == 1) continue;
-        if (r > 0 && p->stride_a[r - 1] == sa[i] * d && p->stride_b[r - 1] == sb[i] * d) {
-            p->dims[r - 1] *= d;
-            p->stride_a[r - 1] = sa[i];
-            p->stride_b[r - 1] = sb[i];
-            continue;
-        }
-        p->dims[r] = d;
-        p->stride_a[r] = sa[i];
-        p->stride_b[r] = sb[i];
-        r++;
-    }
-    if (r == 0) { /* a single element */
-        p->dims[0] = 1;
-        p->stride_a[0] = p->stride_b[0] = 1;
-        r = 1;
-    }
-    p->rank = r;
+    const int ranks[2] = {rank_a, rank_b};
+    const int64_t *const dims[2] = {dims_a, dims_b};
+    cr_broadcast_plan(p, out->rank, out->dims, 2, ranks, dims);
 }
 
 static cnnrun_status *binary_prepare(cr_op_ctx *ctx)
@@ -318,8 +262,8 @@ static inline double double_pow(double a, double b) { return pow(a, b); }
 
 /* One innermost row: n outputs from a and b advancing by their strides (0 or 1). The three
  * stride cases get their own loops so that each vectorises. */
-#define ROW_KERNEL(T, TO, OP)                                                                      \
-    static void row_##T##_##OP(const T *a, int64_t sa, const T *b, int64_t sb, TO *y, int64_t n)   \
+#define ROW_KERNEL(T, OP)                                                                          \
+    static void row_##T##_##OP(const T *a, int64_t sa, const T *b, int64_t sb, T *y, int64_t n)    \
     {                                                                                              \
         if (sa && sb) {                                                                            \
             _Pragma("omp simd") for (int64_t i = 0; i < n; i++) y[i] = T##_##OP(a[i], b[i]);       \
@@ -330,7 +274,7 @@ static inline double double_pow(double a, double b) { return pow(a, b); }
             const T av = a[0];                                                                     \
             _Pragma("omp simd") for (int64_t i = 0; i < n; i++) y[i] = T##_##OP(av, b[i]);         \
         } else {                                                                                   \
-            const TO v = T##_##OP(a[0], b[0]);                                                     \
+            const T v = T##_##OP(a[0], b[0]);                                                      \
             for (int64_t i = 0; i < n; i++) y[i] = v;                                              \
         }                                                                                          \
     }
@@ -350,12 +294,12 @@ static inline double double_pow(double a, double b) { return pow(a, b); }
 
 /* Runs a loop nest: rows of the innermost axis, the outer axes flattened into a row index. A
  * long single row (the same-shape and scalar cases) is split into chunks across threads. */
-#define NEST_KERNEL_TO(T, TO, OP)                                                                  \
-    ROW_KERNEL(T, TO, OP)                                                                          \
-    NEST_ATTR_##T static void nest_##T##_##OP(const bcast_plan *p, int threads, const T *a, const T *b, TO *y)   \
+#define NEST_KERNEL(T, OP)                                                                         \
+    ROW_KERNEL(T, OP)                                                                              \
+    NEST_ATTR_##T static void nest_##T##_##OP(const bcast_plan *p, int threads, const T *a, const T *b, T *y)    \
     {                                                                                              \
         int last = p->rank - 1;                                                                    \
-        int64_t n = p->dims[last], sa = p->stride_a[last], sb = p->stride_b[last];                 \
+        int64_t n = p->dims[last], sa = p->strides[0][last], sb = p->strides[1][last];                 \
         if (n == 0 || p->count == 0) return;                                                       \
         int64_t rows = p->count / n;                                                               \
         if (rows == 1) {                                                                           \
@@ -374,32 +318,16 @@ static inline double double_pow(double a, double b) { return pow(a, b); }
             for (int d = last - 1; d >= 0; d--) {                                                  \
                 int64_t idx = rem % p->dims[d];                                                    \
                 rem /= p->dims[d];                                                                 \
-                oa += idx * p->stride_a[d];                                                        \
-                ob += idx * p->stride_b[d];                                                        \
+                oa += idx * p->strides[0][d];                                                        \
+                ob += idx * p->strides[1][d];                                                        \
             }                                                                                      \
             row_##T##_##OP(a + oa, sa, b + ob, sb, y + r * n, n);                                  \
         }                                                                                          \
     }
 
-#define NEST_KERNEL(T, OP) NEST_KERNEL_TO(T, T, OP)
-
-/* Comparisons give bool (one byte, 0 or 1). */
-#define CMP_OPS(T)                                                                                 \
-    static inline uint8_t T##_eq(T a, T b) { return a == b; }                                      \
-    static inline uint8_t T##_lt(T a, T b) { return a < b; }                                       \
-    static inline uint8_t T##_gt(T a, T b) { return a > b; }                                       \
-    static inline uint8_t T##_le(T a, T b) { return a <= b; }                                      \
-    static inline uint8_t T##_ge(T a, T b) { return a >= b; }
-
-static inline uint8_t uint8_t_and(uint8_t a, uint8_t b) { return (a != 0) & (b != 0); }
-static inline uint8_t uint8_t_or(uint8_t a, uint8_t b) { return (a != 0) | (b != 0); }
-static inline uint8_t uint8_t_xor(uint8_t a, uint8_t b) { return (a != 0) ^ (b != 0); }
-
 #define COMMON_KERNELS(T)                                                                          \
     NEST_KERNEL(T, add) NEST_KERNEL(T, sub) NEST_KERNEL(T, mul) NEST_KERNEL(T, div)                \
-    NEST_KERNEL(T, max) NEST_KERNEL(T, min) CMP_OPS(T)                                             \
-    NEST_KERNEL_TO(T, uint8_t, eq) NEST_KERNEL_TO(T, uint8_t, lt) NEST_KERNEL_TO(T, uint8_t, gt)   \
-    NEST_KERNEL_TO(T, uint8_t, le) NEST_KERNEL_TO(T, uint8_t, ge)
+    NEST_KERNEL(T, max) NEST_KERNEL(T, min)
 
 /* Runs one step of kind k on type T; false if the kind has no kernel for T. */
 #define TYPE_DISPATCH(T, EXTRA)                                                                    \
@@ -413,11 +341,6 @@ static inline uint8_t uint8_t_xor(uint8_t a, uint8_t b) { return (a != 0) ^ (b !
         case BIN_DIV: nest_##T##_div(p, threads, a, b, y); return true;                            \
         case BIN_MAX: nest_##T##_max(p, threads, a, b, y); return true;                            \
         case BIN_MIN: nest_##T##_min(p, threads, a, b, y); return true;                            \
-        case BIN_EQ: nest_##T##_eq(p, threads, a, b, y); return true;                              \
-        case BIN_LT: nest_##T##_lt(p, threads, a, b, y); return true;                              \
-        case BIN_GT: nest_##T##_gt(p, threads, a, b, y); return true;                              \
-        case BIN_LE: nest_##T##_le(p, threads, a, b, y); return true;                              \
-        case BIN_GE: nest_##T##_ge(p, threads, a, b, y); return true;                              \
         EXTRA                                                                                      \
         default: return false;                                                                     \
         }                                                                                          \
@@ -440,13 +363,7 @@ INT_TYPE(int8_t)
 INT_TYPE(int16_t)
 INT_TYPE(int32_t)
 INT_TYPE(int64_t)
-COMMON_KERNELS(uint8_t)
-NEST_KERNEL(uint8_t, and)
-NEST_KERNEL(uint8_t, or)
-NEST_KERNEL(uint8_t, xor)
-TYPE_DISPATCH(uint8_t, case BIN_AND : nest_uint8_t_and(p, threads, a, b, y); return true;
-              case BIN_OR : nest_uint8_t_or(p, threads, a, b, y); return true;
-              case BIN_XOR : nest_uint8_t_xor(p, threads, a, b, y); return true;)
+INT_TYPE(uint8_t)
 INT_TYPE(uint16_t)
 INT_TYPE(uint32_t)
 INT_TYPE(uint64_t)
@@ -461,8 +378,7 @@ static bool run_step(cnnrun_dtype dt, binary_kind k, const bcast_plan *p, int th
     case CNNRUN_INT16: return step_int16_t(k, p, threads, a, b, y);
     case CNNRUN_INT32: return step_int32_t(k, p, threads, a, b, y);
     case CNNRUN_INT64: return step_int64_t(k, p, threads, a, b, y);
-    case CNNRUN_UINT8:
-    case CNNRUN_BOOL: return step_uint8_t(k, p, threads, a, b, y);
+    case CNNRUN_UINT8: return step_uint8_t(k, p, threads, a, b, y);
     case CNNRUN_UINT16: return step_uint16_t(k, p, threads, a, b, y);
     case CNNRUN_UINT32: return step_uint32_t(k, p, threads, a, b, y);
     case CNNRUN_UINT64: return step_uint64_t(k, p, threads, a, b, y);
@@ -507,15 +423,15 @@ static void store_from_double(void *data, cnnrun_dtype dt, int64_t i, double v)
 static void pow_mixed(const bcast_plan *p, const cr_tensor *a, const cr_tensor *b, cr_tensor *y)
 {
     int last = p->rank - 1;
-    int64_t n = p->dims[last], sa = p->stride_a[last], sb = p->stride_b[last];
+    int64_t n = p->dims[last], sa = p->strides[0][last], sb = p->strides[1][last];
     if (n == 0 || p->count == 0) return;
     for (int64_t r = 0; r < p->count / n; r++) {
         int64_t rem = r, oa = 0, ob = 0;
         for (int d = last - 1; d >= 0; d--) {
             int64_t idx = rem % p->dims[d];
             rem /= p->dims[d];
-            oa += idx * p->stride_a[d];
-            ob += idx * p->stride_b[d];
+            oa += idx * p->strides[0][d];
+            ob += idx * p->strides[1][d];
         }
         for (int64_t i = 0; i < n; i++)
             store_from_double(y->data, y->dtype, r * n + i,
@@ -539,9 +455,8 @@ static cnnrun_status *binary_run(cr_op_ctx *ctx)
     }
     for (int i = 0; i < s->n_steps; i++) {
         const void *a = i == 0 ? ctx->in[0]->data : out->data;
-        cnnrun_dtype dt_in = ctx->in[0]->dtype;
-        if (!run_step(dt_in, s->kind, &s->steps[i], s->threads, a, ctx->in[i + 1]->data, out->data))
-            return cr_op_error(ctx, CNNRUN_ERR_INTERNAL, "dtype %s reached run", cnnrun_dtype_name(dt_in));
+        if (!run_step(dt, s->kind, &s->steps[i], s->threads, a, ctx->in[i + 1]->data, out->data))
+            return cr_op_error(ctx, CNNRUN_ERR_INTERNAL, "dtype %s reached run", cnnrun_dtype_name(dt));
     }
     if (s->mean) {
         int64_t n = s->steps[0].count;
@@ -559,118 +474,6 @@ static void binary_destroy(void *state)
     free(state);
 }
 
-/* ---- Where: select between two tensors by a bool condition, all three broadcast ------------- */
-
-typedef struct where_state {
-    int rank;
-    int64_t dims[CR_MAX_RANK];
-    int64_t stride[3][CR_MAX_RANK]; /* condition, X, Y */
-    int64_t count;
-    size_t elem;
-    int threads;
-} where_state;
-
-static cnnrun_status *where_infer(cr_op_ctx *ctx)
-{
-    static const cnnrun_dtype bools[] = {CNNRUN_BOOL, 0};
-    CR_TRY(cr_op_check_inputs(ctx, 3, 3));
-    CR_TRY(cr_op_check_dtype(ctx, 0, bools));
-    if (ctx->in[1]->dtype != ctx->in[2]->dtype)
-        return cr_op_error(ctx, CNNRUN_ERR_INVALID_MODEL, "X and Y dtypes differ: %s and %s",
-                           cnnrun_dtype_name(ctx->in[1]->dtype), cnnrun_dtype_name(ctx->in[2]->dtype));
-    size_t es = cnnrun_dtype_size(ctx->in[1]->dtype);
-    if (es != 1 && es != 2 && es != 4 && es != 8)
-        return cr_op_error(ctx, CNNRUN_ERR_UNSUPPORTED, "dtype %s is not supported",
-                           cnnrun_dtype_name(ctx->in[1]->dtype));
-    int rank = ctx->in[0]->rank;
-    int64_t dims[CR_MAX_RANK];
-    memcpy(dims, ctx->in[0]->dims, sizeof dims);
-    for (int i = 1; i < 3; i++)
-        CR_TRY(cr_broadcast_shape(ctx, rank, dims, ctx->in[i]->rank, ctx->in[i]->dims, &rank, dims));
-    cr_set_output(ctx, 0, ctx->in[1]->dtype, rank, dims);
-    return NULL;
-}
-
-static cnnrun_status *where_prepare(cr_op_ctx *ctx)
-{
-    const cr_tensor *out = ctx->out[0];
-    int64_t st[3][CR_MAX_RANK];
-    for (int k = 0; k < 3; k++) broadcast_strides(out->rank, out->dims, ctx->in[k]->rank, ctx->in[k]->dims, st[k]);
-    where_state *s = calloc(1, sizeof *s);
-    if (!s) return cr_op_error(ctx, CNNRUN_ERR_OUT_OF_MEMORY, "out of memory for the op state");
-    s->elem = cnnrun_dtype_size(out->dtype);
-    s->threads = op_threads(ctx);
-    s->count = cr_tensor_count(out);
-    int r = 0;
-    for (int i = 0; i < out->rank; i++) {
-        int64_t d = out->dims[i];
-        if (d == 1) continue;
-        bool joins = r > 0;
-        for (int k = 0; k < 3 && joins; k++) joins = s->stride[k][r - 1] == st[k][i] * d;
-        if (joins) {
-            s->dims[r - 1] *= d;
-            for (int k = 0; k < 3; k++) s->stride[k][r - 1] = st[k][i];
-            continue;
-        }
-        s->dims[r] = d;
-        for (int k = 0; k < 3; k++) s->stride[k][r] = st[k][i];
-        r++;
-    }
-    if (r == 0) {
-        s->dims[0] = 1;
-        for (int k = 0; k < 3; k++) s->stride[k][0] = 1;
-        r = 1;
-    }
-    s->rank = r;
-    ctx->state = s;
-    return NULL;
-}
-
-#define WHERE_KERNEL(T)                                                                            \
-    static void where_##T(const where_state *s, const uint8_t *c, const T *x, const T *y, T *out)  \
-    {                                                                                              \
-        int last = s->rank - 1;                                                                    \
-        int64_t n = s->dims[last];                                                                 \
-        int64_t sc = s->stride[0][last], sx = s->stride[1][last], sy = s->stride[2][last];         \
-        if (n == 0 || s->count == 0) return;                                                       \
-        int64_t rows = s->count / n;                                                               \
-        _Pragma("omp parallel for num_threads(s->threads) if (s->count >= BINARY_PARALLEL_MIN)")  \
-        for (int64_t r = 0; r < rows; r++) {                                                       \
-            int64_t rem = r, oc = 0, ox = 0, oy = 0;                                               \
-            for (int d = last - 1; d >= 0; d--) {                                                  \
-                int64_t idx = rem % s->dims[d];                                                    \
-                rem /= s->dims[d];                                                                 \
-                oc += idx * s->stride[0][d];                                                       \
-                ox += idx * s->stride[1][d];                                                       \
-                oy += idx * s->stride[2][d];                                                       \
-            }                                                                                      \
-            T *o = out + r * n;                                                                    \
-            for (int64_t i = 0; i < n; i++)                                                        \
-                o[i] = c[oc + i * sc] ? x[ox + i * sx] : y[oy + i * sy];                           \
-        }                                                                                          \
-    }
-
-WHERE_KERNEL(uint8_t)
-WHERE_KERNEL(uint16_t)
-WHERE_KERNEL(uint32_t)
-WHERE_KERNEL(uint64_t)
-
-static cnnrun_status *where_run(cr_op_ctx *ctx)
-{
-    const where_state *s = ctx->state;
-    const uint8_t *c = ctx->in[0]->data;
-    const void *x = ctx->in[1]->data, *y = ctx->in[2]->data;
-    void *out = ctx->out[0]->data;
-    switch (s->elem) {
-    case 1: where_uint8_t(s, c, x, y, out); break;
-    case 2: where_uint16_t(s, c, x, y, out); break;
-    case 4: where_uint32_t(s, c, x, y, out); break;
-    case 8: where_uint64_t(s, c, x, y, out); break;
-    default: return cr_op_error(ctx, CNNRUN_ERR_INTERNAL, "element size %zu reached run", s->elem);
-    }
-    return NULL;
-}
-
 /* Opsets 1-6 of Add/Sub/Mul/Div/Pow broadcast by attribute (handled above), 7+ like NumPy; the
  * variadic ops broadcast from 8 (before, their inputs had one shape, which broadcasting
  * accepts too); later versions only add dtypes. */
@@ -686,20 +489,6 @@ BINARY_OP(op_max, "Max")
 BINARY_OP(op_min, "Min")
 BINARY_OP(op_sum, "Sum")
 BINARY_OP(op_mean, "Mean")
-BINARY_OP(op_equal, "Equal")
-BINARY_OP(op_less, "Less")
-BINARY_OP(op_greater, "Greater")
-BINARY_OP(op_and, "And")
-BINARY_OP(op_or, "Or")
-BINARY_OP(op_xor, "Xor")
-/* Where: 9 introduces it, 16 adds bfloat16. */
-static const cr_op op_where = {"Where", "", 9, 21, 0, where_infer, where_prepare, where_run, binary_destroy};
-static const cr_op op_less_equal = {"LessOrEqual", "", 12, 21, 0, binary_infer, binary_prepare, binary_run,
-                                    binary_destroy};
-static const cr_op op_greater_equal = {"GreaterOrEqual", "", 12, 21, 0, binary_infer, binary_prepare, binary_run,
-                                       binary_destroy};
 
 const cr_op *const cr_ops_binary[] = {&op_add, &op_sub, &op_mul, &op_div, &op_pow,
-                                      &op_prelu, &op_max, &op_min, &op_sum, &op_mean,
-                                      &op_equal, &op_less, &op_greater, &op_less_equal, &op_greater_equal,
-                                      &op_and, &op_or, &op_xor, &op_where, NULL};
+                                      &op_prelu, &op_max, &op_min, &op_sum, &op_mean, NULL};

@@ -27,6 +27,9 @@ extern const cr_op *const cr_ops_generate[];
 extern const cr_op *const cr_ops_depth_space[];
 extern const cr_op *const cr_ops_resize[];
 extern const cr_op *const cr_ops_einsum[];
+extern const cr_op *const cr_ops_compare[];
+extern const cr_op *const cr_ops_where[];
+extern const cr_op *const cr_ops_cast[];
 
 static const cr_op *const *const families[] = {
     cr_ops_conv,    cr_ops_pool,      cr_ops_gemm,   cr_ops_batchnorm,
@@ -37,6 +40,7 @@ static const cr_op *const *const families[] = {
     cr_ops_slice, cr_ops_expand, cr_ops_pad, cr_ops_generate, cr_ops_depth_space,
     cr_ops_resize, cr_ops_einsum,
     cr_ops_conv_transpose,
+    cr_ops_compare, cr_ops_where, cr_ops_cast,
 };
 
 size_t cr_op_count(void)

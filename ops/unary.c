@@ -7,7 +7,6 @@
 #include <float.h>
 #include <math.h>
 #include <stdint.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -332,201 +331,6 @@ static void unary_destroy(void *state)
     free(state);
 }
 
-/* ---- Not (bool) ----------------------------------------------------------------------------- */
-
-static cnnrun_status *not_infer(cr_op_ctx *ctx)
-{
-    static const cnnrun_dtype bools[] = {CNNRUN_BOOL, 0};
-    CR_TRY(cr_op_check_inputs(ctx, 1, 1));
-    CR_TRY(cr_op_check_dtype(ctx, 0, bools));
-    cr_set_output(ctx, 0, CNNRUN_BOOL, ctx->in[0]->rank, ctx->in[0]->dims);
-    return NULL;
-}
-
-static cnnrun_status *not_run(cr_op_ctx *ctx)
-{
-    const uint8_t *x = ctx->in[0]->data;
-    uint8_t *y = ctx->out[0]->data;
-    int64_t n = cr_tensor_count(ctx->in[0]);
-    for (int64_t i = 0; i < n; i++) y[i] = x[i] == 0;
-    return NULL;
-}
-
-/* ---- Cast ------------------------------------------------------------------------------------ */
-
-/* The dtypes Cast converts between (float16, bfloat16 and strings are not tensor types cnnrun
- * computes with). */
-static bool cast_supported(cnnrun_dtype dt)
-{
-    switch (dt) {
-    case CNNRUN_FLOAT32: case CNNRUN_FLOAT64: case CNNRUN_INT8: case CNNRUN_INT16: case CNNRUN_INT32:
-    case CNNRUN_INT64: case CNNRUN_UINT8: case CNNRUN_UINT16: case CNNRUN_UINT32: case CNNRUN_UINT64:
-    case CNNRUN_BOOL: return true;
-    default: return false;
-    }
-}
-
-/* Cast's target: an int (TensorProto.DataType) from opset 6, a type name before. */
-static cnnrun_status *cast_target(const cr_op_ctx *ctx, cnnrun_dtype *to)
-{
-    const cr_attr *a = cr_node_attr(ctx->node, "to");
-    if (!a) return cr_op_error(ctx, CNNRUN_ERR_INVALID_MODEL, "attribute 'to' is missing");
-    if (a->type == CR_ATTR_STRING) {
-        static const struct { const char *name; cnnrun_dtype dt; } names[] = {
-            {"FLOAT", CNNRUN_FLOAT32}, {"DOUBLE", CNNRUN_FLOAT64}, {"INT8", CNNRUN_INT8},
-            {"INT16", CNNRUN_INT16},   {"INT32", CNNRUN_INT32},    {"INT64", CNNRUN_INT64},
-            {"UINT8", CNNRUN_UINT8},   {"UINT16", CNNRUN_UINT16},  {"UINT32", CNNRUN_UINT32},
-            {"UINT64", CNNRUN_UINT64}, {"BOOL", CNNRUN_BOOL}};
-        for (size_t i = 0; i < sizeof names / sizeof *names; i++)
-            if (strcmp(a->s, names[i].name) == 0) {
-                *to = names[i].dt;
-                return NULL;
-            }
-        return cr_op_unsupported_attr(ctx, "to", "the type name is not one cnnrun converts to");
-    }
-    int64_t v;
-    CR_TRY(cr_attr_int(ctx->node, "to", 0, &v));
-    *to = (cnnrun_dtype)v;
-    if (v < 0 || v > 64 || !cast_supported(*to)) {
-        char why[96];
-        snprintf(why, sizeof why, "dtype %lld (%s) is not one cnnrun converts to", (long long)v,
-                 v == 16 ? "bfloat16" : cnnrun_dtype_name(*to));
-        return cr_op_unsupported_attr(ctx, "to", why);
-    }
-    return NULL;
-}
-
-static cnnrun_status *cast_infer(cr_op_ctx *ctx)
-{
-    CR_TRY(cr_op_check_inputs(ctx, 1, 1));
-    if (!cast_supported(ctx->in[0]->dtype))
-        return cr_op_error(ctx, CNNRUN_ERR_UNSUPPORTED, "input dtype %s is not supported",
-                           cnnrun_dtype_name(ctx->in[0]->dtype));
-    cnnrun_dtype to = CNNRUN_DTYPE_UNDEFINED;
-    CR_TRY(cast_target(ctx, &to));
-    if (ctx->opset >= 19) {
-        int64_t saturate;
-        CR_TRY(cr_attr_int(ctx->node, "saturate", 1, &saturate)); /* only affects float8 targets */
-    }
-    cr_set_output(ctx, 0, to, ctx->in[0]->rank, ctx->in[0]->dims);
-    return NULL;
-}
-
-/* CastLike (opset 15): the target dtype is input 1's. */
-static cnnrun_status *cast_like_infer(cr_op_ctx *ctx)
-{
-    CR_TRY(cr_op_check_inputs(ctx, 2, 2));
-    for (int i = 0; i < 2; i++)
-        if (!cast_supported(ctx->in[i]->dtype))
-            return cr_op_error(ctx, CNNRUN_ERR_UNSUPPORTED, "input %d has dtype %s, which cnnrun does not convert",
-                               i, cnnrun_dtype_name(ctx->in[i]->dtype));
-    cr_set_output(ctx, 0, ctx->in[1]->dtype, ctx->in[0]->rank, ctx->in[0]->dims);
-    return NULL;
-}
-
-/* Each element passes through the widest value of its kind: int64 for signed, uint64 for
- * unsigned, double for floats. Integer to narrower integer wraps, as NumPy's astype does. Float
- * to integer truncates toward zero; NaN and values out of the target's range (undefined in ONNX,
- * undefined behaviour in C) become 0, so no input crashes. */
-typedef struct cast_value {
-    enum { V_SIGNED, V_UNSIGNED, V_FLOAT } kind;
-    int64_t i;
-    uint64_t u;
-    double f;
-} cast_value;
-
-static cast_value cast_load(const void *data, cnnrun_dtype dt, int64_t k)
-{
-    cast_value v = {V_SIGNED, 0, 0, 0.0};
-    switch (dt) {
-    case CNNRUN_FLOAT32: v.kind = V_FLOAT; v.f = ((const float *)data)[k]; break;
-    case CNNRUN_FLOAT64: v.kind = V_FLOAT; v.f = ((const double *)data)[k]; break;
-    case CNNRUN_INT8: v.i = ((const int8_t *)data)[k]; break;
-    case CNNRUN_INT16: v.i = ((const int16_t *)data)[k]; break;
-    case CNNRUN_INT32: v.i = ((const int32_t *)data)[k]; break;
-    case CNNRUN_INT64: v.i = ((const int64_t *)data)[k]; break;
-    case CNNRUN_UINT8:
-    case CNNRUN_BOOL: v.kind = V_UNSIGNED; v.u = ((const uint8_t *)data)[k]; break;
-    case CNNRUN_UINT16: v.kind = V_UNSIGNED; v.u = ((const uint16_t *)data)[k]; break;
-    case CNNRUN_UINT32: v.kind = V_UNSIGNED; v.u = ((const uint32_t *)data)[k]; break;
-    case CNNRUN_UINT64: v.kind = V_UNSIGNED; v.u = ((const uint64_t *)data)[k]; break;
-    default: break;
-    }
-    return v;
-}
-
-/* The value for a signed target of range [lo, hi]; the caller's narrowing conversion wraps
- * integers (GCC defines it as modulo 2^bits). */
-static int64_t cast_to_signed(cast_value v, int64_t lo, int64_t hi)
-{
-    switch (v.kind) {
-    case V_SIGNED: return v.i;
-    case V_UNSIGNED: return (int64_t)v.u;
-    case V_FLOAT: return (v.f > (double)lo - 1.0 && v.f < (double)hi + 1.0) ? (int64_t)v.f : 0;
-    }
-    return 0;
-}
-
-static uint64_t cast_to_unsigned(cast_value v, uint64_t hi)
-{
-    switch (v.kind) {
-    case V_SIGNED: return (uint64_t)v.i & hi;
-    case V_UNSIGNED: return v.u & hi;
-    case V_FLOAT: return (v.f > -1.0 && v.f < (double)hi + 1.0) ? (uint64_t)v.f : 0;
-    }
-    return 0;
-}
-
-static double cast_to_double(cast_value v)
-{
-    return v.kind == V_FLOAT ? v.f : v.kind == V_SIGNED ? (double)v.i : (double)v.u;
-}
-
-static void cast_store(void *data, cnnrun_dtype dt, int64_t k, cast_value v)
-{
-    switch (dt) {
-    case CNNRUN_FLOAT32:
-        /* int64 -> float rounds once, directly (not through double) */
-        ((float *)data)[k] = v.kind == V_FLOAT ? (float)v.f : v.kind == V_SIGNED ? (float)v.i : (float)v.u;
-        break;
-    case CNNRUN_FLOAT64: ((double *)data)[k] = cast_to_double(v); break;
-    case CNNRUN_INT8: ((int8_t *)data)[k] = (int8_t)cast_to_signed(v, INT8_MIN, INT8_MAX); break;
-    case CNNRUN_INT16: ((int16_t *)data)[k] = (int16_t)cast_to_signed(v, INT16_MIN, INT16_MAX); break;
-    case CNNRUN_INT32: ((int32_t *)data)[k] = (int32_t)cast_to_signed(v, INT32_MIN, INT32_MAX); break;
-    case CNNRUN_INT64: ((int64_t *)data)[k] = cast_to_signed(v, INT64_MIN, INT64_MAX); break;
-    case CNNRUN_UINT8: ((uint8_t *)data)[k] = (uint8_t)cast_to_unsigned(v, UINT8_MAX); break;
-    case CNNRUN_UINT16: ((uint16_t *)data)[k] = (uint16_t)cast_to_unsigned(v, UINT16_MAX); break;
-    case CNNRUN_UINT32: ((uint32_t *)data)[k] = (uint32_t)cast_to_unsigned(v, UINT32_MAX); break;
-    case CNNRUN_UINT64: ((uint64_t *)data)[k] = cast_to_unsigned(v, UINT64_MAX); break;
-    case CNNRUN_BOOL:
-        ((uint8_t *)data)[k] = v.kind == V_FLOAT ? v.f != 0.0 : v.kind == V_SIGNED ? v.i != 0 : v.u != 0;
-        break;
-    default: break;
-    }
-}
-
-static cnnrun_status *cast_run(cr_op_ctx *ctx)
-{
-    const cr_tensor *x = ctx->in[0];
-    cr_tensor *y = ctx->out[0];
-    int64_t n = cr_tensor_count(x);
-    if (x->dtype == y->dtype) {
-        if (x->data != y->data) memcpy(y->data, x->data, cr_tensor_bytes(x));
-        return NULL;
-    }
-    /* The conversions real graphs run per inference, as straight loops. */
-    if (x->dtype == CNNRUN_INT64 && y->dtype == CNNRUN_FLOAT32) {
-        for (int64_t i = 0; i < n; i++) ((float *)y->data)[i] = (float)((const int64_t *)x->data)[i];
-        return NULL;
-    }
-    if (x->dtype == CNNRUN_UINT8 && y->dtype == CNNRUN_FLOAT32) {
-        for (int64_t i = 0; i < n; i++) ((float *)y->data)[i] = ((const uint8_t *)x->data)[i];
-        return NULL;
-    }
-    for (int64_t i = 0; i < n; i++) cast_store(y->data, y->dtype, i, cast_load(x->data, x->dtype, i));
-    return NULL;
-}
-
 #define UNARY_OP(var, name, min)                                                                   \
     static const cr_op var = {name, "", min, 21, 0, unary_infer, unary_prepare, unary_run, unary_destroy};
 
@@ -555,15 +359,11 @@ UNARY_OP(op_sign, "Sign", 9)
 UNARY_OP(op_celu, "Celu", 12)
 UNARY_OP(op_thresholded_relu, "ThresholdedRelu", 10)
 UNARY_OP(op_shrink, "Shrink", 9)
-static const cr_op op_not = {"Not", "", 1, 21, 0, not_infer, NULL, not_run, NULL};
-/* 1-5 name the target type with a string; 19 adds saturate, which only float8 targets read. */
-static const cr_op op_cast = {"Cast", "", 1, 21, 0, cast_infer, NULL, cast_run, NULL};
-static const cr_op op_cast_like = {"CastLike", "", 15, 21, 0, cast_like_infer, NULL, cast_run, NULL};
 
 const cr_op *const cr_ops_unary[] = {
     &op_relu,  &op_clip,  &op_sigmoid, &op_tanh,       &op_leaky_relu, &op_elu,
     &op_selu,  &op_exp,   &op_log,     &op_abs,        &op_neg,        &op_sqrt,
     &op_reciprocal, &op_floor, &op_ceil, &op_erf,      &op_softplus,   &op_softsign,
     &op_hard_sigmoid, &op_hard_swish, &op_sign,
-    &op_celu, &op_thresholded_relu, &op_shrink, &op_not, &op_cast, &op_cast_like, NULL,
+    &op_celu, &op_thresholded_relu, &op_shrink, NULL,
 };

@@ -77,6 +77,7 @@ static cnnrun_status *legacy_b_shape(const cr_op_ctx *ctx, int *rank_b, int64_t 
         }
         return NULL;
     }
+    if (b->rank == 0) return NULL; /* a scalar lines up with anything */
     CR_TRY(cr_attr_int(ctx->node, "axis", a->rank - b->rank, &axis));
     int ax;
     CR_TRY(cr_normalize_axis(ctx, "axis", axis, a->rank > 0 ? a->rank : 1, &ax));

@@ -71,7 +71,8 @@ def read_npy_max_abs(data, where):
     header = ast.literal_eval(data[start:start + header_len].decode("latin1"))
     code = NPY_DTYPES.get(header.get("descr"))
     if code is None:
-        raise ValueError(f"{where}: dtype {header.get('descr')!r}, expected one of {list(NPY_DTYPES)}")
+        raise ValueError(f"{where}: dtype {header.get('descr')!r}, "
+                         f"expected one of {list(NPY_DTYPES)}")
     count = 1
     for d in header["shape"]:
         count *= d

@@ -24,6 +24,7 @@
 
 #include "float16.h"
 #include "op_util.h"
+#include "vec_math.h"
 
 #define CAST_PARALLEL_MIN 65536
 #define CAST_CHUNK 16384
@@ -177,7 +178,7 @@ static inline uint8_t b8_from_u(uint64_t v) { return v != 0; }
 typedef void (*cast_fn)(const void *x, void *y, int64_t n);
 
 #define CAST_LOOP(SRC, ST, KIND, LOAD, DST, DT)                                                    \
-    static void cast_##SRC##_##DST(const void *xv, void *yv, int64_t n)                           \
+    CR_VECTOR_CLONES static void cast_##SRC##_##DST(const void *xv, void *yv, int64_t n)                           \
     {                                                                                              \
         const ST *x = xv;                                                                          \
         DT *y = yv;                                                                                \

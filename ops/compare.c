@@ -12,6 +12,7 @@
 #include "broadcast.h"
 #include "float16.h"
 #include "op_util.h"
+#include "vec_math.h"
 
 typedef enum cmp_kind { CMP_EQ, CMP_LT, CMP_GT, CMP_LE, CMP_GE, LOGIC_AND, LOGIC_OR, LOGIC_XOR } cmp_kind;
 
@@ -130,7 +131,7 @@ static cnnrun_status *cmp_infer(cr_op_ctx *ctx)
 #define OP_XOR(x, y) (((x) != 0) ^ ((y) != 0))
 
 #define ROW_KERNEL(NAME, T, LOAD, OP)                                                              \
-    static void NAME(const void *user, const int64_t *off, const int64_t *step, int64_t o, int64_t n) \
+    CR_VECTOR_CLONES static void NAME(const void *user, const int64_t *off, const int64_t *step, int64_t o, int64_t n) \
     {                                                                                              \
         const cmp_args *u = user;                                                                  \
         const T *a = (const T *)u->a + off[0], *b = (const T *)u->b + off[1];                      \

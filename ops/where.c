@@ -7,6 +7,7 @@
 
 #include "broadcast.h"
 #include "op_util.h"
+#include "vec_math.h"
 
 typedef struct where_state {
     cr_bcast_plan plan;
@@ -41,9 +42,10 @@ static cnnrun_status *where_infer(cr_op_ctx *ctx)
     return NULL;
 }
 
-/* One row per element size: the steps are 0 or 1, so the flat case gets its own loop. */
+/* One row per element size. The steps are 0 or 1: the flat case and a scalar X or Y (masked_fill)
+ * get their own loops so that they vectorise. */
 #define WHERE_ROW(T)                                                                               \
-    static void where_row_##T(const void *user, const int64_t *off, const int64_t *step, int64_t o, int64_t n) \
+    CR_VECTOR_CLONES static void where_row_##T(const void *user, const int64_t *off, const int64_t *step, int64_t o, int64_t n) \
     {                                                                                              \
         const where_args *u = user;                                                                \
         const uint8_t *c = u->cond + off[0];                                                       \
@@ -52,6 +54,12 @@ static cnnrun_status *where_infer(cr_op_ctx *ctx)
         const int64_t sc = step[0], sx = step[1], sy = step[2];                                    \
         if (sc && sx && sy) {                                                                      \
             _Pragma("omp simd") for (int64_t i = 0; i < n; i++) out[i] = c[i] ? x[i] : y[i];       \
+        } else if (sc && sx && !sy) { /* masked_fill: Y a scalar */                                \
+            const T yv = y[0];                                                                     \
+            _Pragma("omp simd") for (int64_t i = 0; i < n; i++) out[i] = c[i] ? x[i] : yv;         \
+        } else if (sc && !sx && sy) {                                                              \
+            const T xv = x[0];                                                                     \
+            _Pragma("omp simd") for (int64_t i = 0; i < n; i++) out[i] = c[i] ? xv : y[i];         \
         } else if (!sc) {                                                                          \
             const T *src = c[0] ? x : y;                                                           \
             const int64_t ss = c[0] ? sx : sy;                                                     \

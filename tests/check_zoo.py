@@ -112,6 +112,9 @@ def problem_of(proc):
     """Why a run that should have succeeded did not, or None."""
     if proc is None:
         return f"timed out after {TIMEOUT_SECONDS} s"
+    if "Sanitizer" in proc.stderr or "runtime error:" in proc.stderr:
+        return (f"sanitizer report (exit code {proc.returncode})\n"
+                f"    stderr: {tail(proc.stderr, 30)}")
     if proc.returncode == 0:
         return None
     if proc.returncode < 0:

@@ -93,10 +93,12 @@ static cnnrun_status *const_floats(const cr_op_ctx *ctx, int input, const char *
                                    size_t max_count, size_t *count)
 {
     const cr_tensor *t = ctx->in[input];
-    if (!t->data)
+    if (!t->data) {
+        cr_note_missing_value(ctx, input); /* a graph input: the planner keys the plan by it */
         return cr_op_error(ctx, CNNRUN_ERR_UNSUPPORTED,
-                           "the %s input must be known when the graph is planned (a constant or "
-                           "computed from shapes only)", role);
+                           "the %s input must be known when the graph is planned (a constant, a "
+                           "graph input, or computed from shapes only)", role);
+    }
     if (t->dtype != CNNRUN_FLOAT32 && t->dtype != CNNRUN_FLOAT64)
         return cr_op_error(ctx, CNNRUN_ERR_INVALID_MODEL, "the %s input must be float32 or float64, found %s",
                            role, cnnrun_dtype_name(t->dtype));

@@ -98,6 +98,11 @@ static cnnrun_status *ensure_block(void **block, size_t *have, size_t need, cons
     return NULL;
 }
 
+/* Inputs whose values may key a plan are shape-like: a target shape, scales, a region of
+ * interest. An output shape that depends on a larger input's data (an image, a sequence) cannot
+ * be planned ahead, and keying by it would make a plan per distinct input. */
+#define CR_VALUE_KEY_MAX_ELEMENTS 64
+
 /* Builds a plan, keying graph inputs by value as the planner discovers that their values shape
  * the graph (each round keys at least one more input, so this ends). */
 static cnnrun_status *build_plan(cnnrun_session *s, const cr_tensor *inputs, cr_plan **plan)
@@ -112,7 +117,8 @@ static cnnrun_status *build_plan(cnnrun_session *s, const cr_tensor *inputs, cr_
         if (!st) break;
         bool more = false;
         for (int i = 0; i < g->n_inputs; i++)
-            if (needs[i] && !s->value_keyed[i]) s->value_keyed[i] = more = true;
+            if (needs[i] && !s->value_keyed[i] && cr_tensor_count(&inputs[i]) <= CR_VALUE_KEY_MAX_ELEMENTS)
+                s->value_keyed[i] = more = true;
         bool have_values = true;
         for (int i = 0; i < g->n_inputs; i++)
             if (s->value_keyed[i] && !inputs[i].data) have_values = false;

@@ -1,7 +1,8 @@
 # Resize, Upsample and Einsum: models exported from torch.nn.functional.interpolate and single-node
 # Einsum models, with PyTorch's own outputs as references, plus the ONNX backend suite's
-# Resize/Upsample cases with their scales/sizes/roi inputs made initializers (cnnrun needs them at
-# plan time; the suite feeds them as graph inputs). Run by run_model_cases through the public API.
+# Resize/Upsample cases with their scales/sizes/roi inputs made initializers (as exporters write
+# them; the conformance test runs the originals, where they are graph inputs). Run by
+# run_model_cases through the public API.
 add_test(NAME resize_einsum_cases_generate
          COMMAND ${CNNRUN_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/fixtures/make_resize_einsum_cases.py
                  ${CNNRUN_FIXTURES_DIR}/resize_einsum_cases)
@@ -29,7 +30,7 @@ string(CONCAT CNNRUN_RESIZE_EINSUM_REFUSALS_RE
   "UNSUPPORTED resize_antialias: [^\n]*\\(Resize, opset 17\\): attribute 'antialias' is not supported: it belongs to Resize-18[^\n]*\n"
   "UNSUPPORTED resize_cubic_opset10: [^\n]*\\(Resize, opset 10\\): attribute 'mode' is not supported[^\n]*\n"
   "UNSUPPORTED resize_linear_uint8: [^\n]*input X has dtype uint8. mode linear supports float32 only\n"
-  "UNSUPPORTED resize_runtime_scales: [^\n]*the scales input must be known when the graph is planned[^\n]*\n"
+  "UNSUPPORTED resize_scales_from_data: [^\n]*the scales input must be known when the graph is planned[^\n]*\n"
   "UNSUPPORTED resize_tf_half_pixel_for_nn_opset13: [^\n]*attribute 'coordinate_transformation_mode' is not supported[^\n]*\n")
 add_test(NAME resize_einsum_refusals
          COMMAND run_model_cases --unsupported-ok ${CNNRUN_FIXTURES_DIR}/resize_einsum_cases/refusals)

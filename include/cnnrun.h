@@ -243,7 +243,8 @@ typedef struct cnnrun_summary_row {
 } cnnrun_summary_row;
 
 /* Plans the graph for the given input shapes (data are not read), or, with inputs == NULL, for
- * every free dim bound to 1 and describes free dims symbolically. */
+ * every free dim bound to 1 (or, if the model cannot take that, to a larger probe size) and
+ * describes free dims symbolically. */
 CNNRUN_API cnnrun_status *cnnrun_session_summary(cnnrun_session *session,
                                                  const cnnrun_tensor *inputs, size_t n_inputs,
                                                  cnnrun_summary **out);
@@ -254,6 +255,9 @@ CNNRUN_API int64_t cnnrun_summary_total_params(const cnnrun_summary *summary);
 /* Bytes of weights (constants the plan keeps) and of the activation arena of the plan. */
 CNNRUN_API size_t cnnrun_summary_weight_bytes(const cnnrun_summary *summary);
 CNNRUN_API size_t cnnrun_summary_arena_bytes(const cnnrun_summary *summary);
+/* With inputs == NULL and free dims in the model: the sizes the memory figures assume, as
+ * "batch = 1, time = 29"; NULL otherwise. Valid until the summary is freed. */
+CNNRUN_API const char *cnnrun_summary_free_dims(const cnnrun_summary *summary);
 CNNRUN_API void cnnrun_summary_free(cnnrun_summary *summary);
 
 #ifdef __cplusplus

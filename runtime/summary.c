@@ -22,6 +22,7 @@ struct cnnrun_summary {
     int64_t total_params;
     size_t weight_bytes;
     size_t arena_bytes;
+    char binding[256]; /* "batch = 1, time = 29": the sizes the memory figures assume */
 };
 
 typedef struct symbols {
@@ -61,6 +62,17 @@ static cnnrun_status *declared_shapes(const cr_graph *g, symbols *syms, const in
         }
     }
     return NULL;
+}
+
+/* "batch = 1, time = 1" for the free dims bound to values[symbol] (NULL: all 1). */
+static void describe_binding(const symbols *syms, const int64_t *values, char *buf, size_t size)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    for (int k = 0; k < syms->n && used < size; k++)
+        used += (size_t)snprintf(buf + used, size - used, "%s%s = %lld", k ? ", " : "",
+                                 syms->names[k] ? syms->names[k] : "?",
+                                 (long long)(values ? values[k] : 1));
 }
 
 static char *keep_string(cnnrun_summary *s, const char *text)
@@ -133,6 +145,21 @@ cnnrun_status *cnnrun_session_summary(cnnrun_session *session, const cnnrun_tens
     }
     cr_plan *plan = NULL;
     if (!st) st = cr_session_plan(session, shapes, &plan);
+    if (st && !inputs && syms.n > 0) {
+        /* Free dims bound to 1 may be too small for the model (a time axis that a pooling window
+         * must fit): the memory figures then come from the first probe sizes. */
+        symbols again = {0};
+        cnnrun_status *retry = declared_shapes(g, &again, probe_a, shapes);
+        if (!retry) retry = cr_session_plan(session, shapes, &plan);
+        if (retry) cnnrun_status_free(retry);
+        else {
+            cnnrun_status_free(st);
+            st = NULL;
+            describe_binding(&syms, probe_a, sum->binding, sizeof sum->binding);
+        }
+    } else if (!st && !inputs && syms.n > 0) {
+        describe_binding(&syms, NULL, sum->binding, sizeof sum->binding);
+    }
     if (st) goto done;
     sum->rows = calloc((size_t)g->n_nodes + 1, sizeof *sum->rows);
     if (!sum->rows) {
@@ -208,6 +235,11 @@ size_t cnnrun_summary_weight_bytes(const cnnrun_summary *summary)
 size_t cnnrun_summary_arena_bytes(const cnnrun_summary *summary)
 {
     return summary ? summary->arena_bytes : 0;
+}
+
+const char *cnnrun_summary_free_dims(const cnnrun_summary *summary)
+{
+    return summary && summary->binding[0] ? summary->binding : NULL;
 }
 
 void cnnrun_summary_free(cnnrun_summary *summary)

@@ -58,6 +58,9 @@ int main(int argc, char **argv)
          * at batch 1 (32 channels of 8x8) */
         CHECK(cnnrun_summary_weight_bytes(sym) >= (size_t)47530 * 4);
         CHECK(cnnrun_summary_arena_bytes(sym) >= 32 * 8 * 8 * 4);
+        /* the memory figures say which batch they are for */
+        const char *bound = cnnrun_summary_free_dims(sym);
+        CHECK(bound && strcmp(bound, "batch = 1") == 0);
     }
 
     cnnrun_tensor in = {.name = "image", .dtype = CNNRUN_FLOAT32, .rank = 4, .shape = {3, 1, 8, 8}};
@@ -65,6 +68,7 @@ int main(int argc, char **argv)
     if (fixed) {
         check_dims(find_row(fixed, "Conv", 2), 4, (int64_t[]){3, 32, 4, 4}, NULL);
         check_dims(find_row(fixed, "Softmax", 0), 2, (int64_t[]){3, 10}, NULL);
+        CHECK(cnnrun_summary_free_dims(fixed) == NULL);
     }
     in.shape[2] = 9;
     cnnrun_summary *bad = NULL;

@@ -188,9 +188,11 @@ void cli_print_summary(FILE *out, const cnnrun_summary *summary)
     format_count(count, sizeof count, cnnrun_summary_total_params(summary));
     cli_format_bytes(weights, sizeof weights, cnnrun_summary_weight_bytes(summary));
     cli_format_bytes(arena, sizeof arena, cnnrun_summary_arena_bytes(summary));
-    fprintf(out, "Total params: %s\nWeights: %s (%zu bytes)\nArena: %s (%zu bytes)\n", count,
+    fprintf(out, "Total params: %s\nWeights: %s (%zu bytes)\nArena: %s (%zu bytes)", count,
             weights, cnnrun_summary_weight_bytes(summary), arena,
             cnnrun_summary_arena_bytes(summary));
+    const char *bound = cnnrun_summary_free_dims(summary);
+    fprintf(out, bound ? " with %s\n" : "\n", bound);
 }
 
 void cli_print_comparison(FILE *out, const char *name, const cnnrun_tensor *tensor,

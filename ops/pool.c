@@ -1,13 +1,17 @@
 /* Pooling (ONNX opsets 1-17): MaxPool, AveragePool, GlobalAveragePool and GlobalMaxPool over 1 to 3
- * spatial dims, on a oneDNN pooling primitive. One combination oneDNN cannot express has a plain C
- * path: AveragePool with count_include_pad=1 whose ceil_mode windows reach past the explicit
- * padding, where ONNX divides by the part of the window inside the padded input while oneDNN would
- * divide by the whole kernel. */
+ * spatial dims, on a oneDNN pooling primitive for float32. Two plain C paths cover what that
+ * primitive does not:
+ *   - AveragePool with count_include_pad=1 whose ceil_mode windows reach past the explicit
+ *     padding, where ONNX divides by the part of the window inside the padded input while oneDNN
+ *     would divide by the whole kernel;
+ *   - MaxPool's Indices output, and MaxPool and GlobalMaxPool on float64, float16 and (MaxPool
+ *     from opset 12) int8 and uint8 (pool_plain.c). */
 #include <stdlib.h>
 #include <string.h>
 
 #include "dnnl_util.h"
 #include "op_util.h"
+#include "pool_plain.h"
 
 typedef enum pool_kind { POOL_MAX, POOL_AVG, POOL_GLOBAL_MAX, POOL_GLOBAL_AVG } pool_kind;
 
@@ -15,13 +19,16 @@ typedef struct pool_geometry {
     int rank;
     int64_t batch, channels;
     bool count_include_pad;
+    bool column_major;       /* MaxPool's storage_order = 1: the layout Indices count in */
     cr_window win;
 } pool_geometry;
 
 typedef struct pool_state {
     bool empty;
-    bool plain_avg;          /* the plain C path (see the file comment) */
-    pool_geometry geo;       /* for the plain path */
+    bool plain_avg;          /* the plain C paths (see the file comment) */
+    bool plain_max;
+    pool_geometry geo;       /* for plain_avg */
+    cr_max_pool_plain max;   /* for plain_max */
     cr_dnnl_prim prim;
 } pool_state;
 
@@ -34,14 +41,54 @@ static pool_kind kind_of(const cr_op_ctx *ctx)
     return POOL_GLOBAL_AVG;
 }
 
+static bool wants_indices(const cr_op_ctx *ctx)
+{
+    return kind_of(ctx) == POOL_MAX && ctx->n_out > 1 && ctx->out[1];
+}
+
+/* MaxPool and GlobalMaxPool take float16, float32 and float64, MaxPool from opset 12 int8 and
+ * uint8 too; the average pools float32 only (oneDNN's pooling). */
+static cnnrun_status *check_dtype(const cr_op_ctx *ctx)
+{
+    pool_kind kind = kind_of(ctx);
+    if (kind != POOL_MAX && kind != POOL_GLOBAL_MAX) return cr_require_f32(ctx);
+    static const cnnrun_dtype floats[] = {CNNRUN_FLOAT32, CNNRUN_FLOAT64, CNNRUN_FLOAT16, 0};
+    static const cnnrun_dtype floats_ints[] = {CNNRUN_FLOAT32, CNNRUN_FLOAT64, CNNRUN_FLOAT16,
+                                               CNNRUN_INT8, CNNRUN_UINT8, 0};
+    cnnrun_dtype dt = ctx->in[0]->dtype;
+    if (kind == POOL_MAX && ctx->opset < 12 && (dt == CNNRUN_INT8 || dt == CNNRUN_UINT8))
+        return cr_op_error(ctx, CNNRUN_ERR_INVALID_MODEL,
+                           "input 0 has dtype %s; MaxPool takes int8 and uint8 only from opset 12",
+                           cnnrun_dtype_name(dt));
+    return cr_op_check_dtype(ctx, 0, kind == POOL_MAX ? floats_ints : floats);
+}
+
+/* The first window (spatial dim and output position) whose taps all fall in the padding, which
+ * pads below the kernel size still allow with dilations (kernel 2, dilation 4, pads 1 over 3
+ * inputs: taps -1 and 3). Returns false if every window holds an input element. */
+static bool find_empty_window(const cr_window *w, int *dim, int64_t *pos)
+{
+    for (int i = 0; i < w->nsp; i++)
+        for (int64_t o = 0; o < w->out[i]; o++) {
+            int64_t start = o * w->stride[i] - w->pad_l[i], d = w->dilation[i];
+            int64_t first = start < 0 ? (-start + d - 1) / d : 0; /* first tap at or after 0 */
+            if (first >= w->kernel[i] || start + first * d >= w->in[i]) {
+                *dim = i;
+                *pos = o;
+                return true;
+            }
+        }
+    return false;
+}
+
 static cnnrun_status *pool_geometry_of(const cr_op_ctx *ctx, pool_geometry *g)
 {
     pool_kind kind = kind_of(ctx);
     CR_TRY(cr_op_check_inputs(ctx, 1, 1));
-    CR_TRY(cr_require_f32(ctx));
-    if (kind == POOL_MAX && ctx->n_out > 1 && ctx->out[1])
-        return cr_op_error(ctx, CNNRUN_ERR_UNSUPPORTED,
-                           "the second output (Indices) is not supported; only Y may be used");
+    CR_TRY(check_dtype(ctx));
+    if (wants_indices(ctx) && ctx->opset < 8)
+        return cr_op_error(ctx, CNNRUN_ERR_INVALID_MODEL,
+                           "the second output (Indices) only exists from opset 8");
     const cr_tensor *x = ctx->in[0];
     if (x->rank < 3 || x->rank > 5) {
         char sx[128];
@@ -54,6 +101,7 @@ static cnnrun_status *pool_geometry_of(const cr_op_ctx *ctx, pool_geometry *g)
     g->batch = x->dims[0];
     g->channels = x->dims[1];
     g->count_include_pad = false;
+    g->column_major = false;
     if (kind == POOL_GLOBAL_MAX || kind == POOL_GLOBAL_AVG) {
         /* no attributes: a window over the whole spatial extent */
         for (int i = 0; i < nsp; i++)
@@ -86,7 +134,7 @@ static cnnrun_status *pool_geometry_of(const cr_op_ctx *ctx, pool_geometry *g)
             return cr_op_error(ctx, CNNRUN_ERR_INVALID_MODEL,
                                "attribute 'storage_order' must be 0 or 1, found %lld",
                                (long long)storage_order);
-        /* storage_order only shapes the Indices output, which is refused above */
+        g->column_major = storage_order == 1; /* only Indices depend on it */
     }
     /* dilations: MaxPool from opset 10 (AveragePool only from 19); ceil_mode from opset 10 */
     CR_TRY(cr_window_init(ctx, nsp, x->dims + 2, kernel, kind == POOL_MAX && ctx->opset >= 10,
@@ -99,6 +147,15 @@ static cnnrun_status *pool_geometry_of(const cr_op_ctx *ctx, pool_geometry *g)
                                "kernel size %lld",
                                (long long)g->win.pad_l[i], (long long)g->win.pad_r[i], i,
                                (long long)kernel[i]);
+    int empty_dim;
+    int64_t empty_pos;
+    if (kind == POOL_MAX && find_empty_window(&g->win, &empty_dim, &empty_pos))
+        return cr_op_error(ctx, CNNRUN_ERR_INVALID_MODEL,
+                           "window %lld of spatial dim %d lies wholly in the padding (kernel %lld, "
+                           "dilation %lld, pads %lld and %lld, input size %lld): it has no maximum",
+                           (long long)empty_pos, empty_dim, (long long)kernel[empty_dim],
+                           (long long)g->win.dilation[empty_dim], (long long)g->win.pad_l[empty_dim],
+                           (long long)g->win.pad_r[empty_dim], (long long)g->win.in[empty_dim]);
     return NULL;
 }
 
@@ -115,7 +172,8 @@ static cnnrun_status *pool_infer(cr_op_ctx *ctx)
     CR_TRY(pool_geometry_of(ctx, &g));
     int64_t dims[CR_MAX_RANK];
     pool_out_dims(&g, dims);
-    cr_set_output(ctx, 0, CNNRUN_FLOAT32, g.rank, dims);
+    cr_set_output(ctx, 0, ctx->in[0]->dtype, g.rank, dims);
+    if (wants_indices(ctx)) cr_set_output(ctx, 1, CNNRUN_INT64, g.rank, dims);
     return NULL;
 }
 
@@ -172,10 +230,20 @@ static cnnrun_status *pool_prepare(cr_op_ctx *ctx)
         pool_destroy(s);
         return cr_op_error(ctx, CNNRUN_ERR_OUT_OF_MEMORY, "output shape overflows");
     }
+    pool_kind kind = kind_of(ctx);
     if (count == 0) s->empty = true;
-    else if (kind_of(ctx) == POOL_AVG && g.count_include_pad && g.win.ceil_extended)
+    else if (kind == POOL_AVG && g.count_include_pad && g.win.ceil_extended)
         s->plain_avg = true;
-    else {
+    else if ((kind == POOL_MAX || kind == POOL_GLOBAL_MAX) &&
+             (wants_indices(ctx) || ctx->in[0]->dtype != CNNRUN_FLOAT32)) {
+        s->plain_max = true;
+        cnnrun_status *st = cr_max_pool_plain_init(ctx, &g.win, g.batch, g.channels, ctx->in[0]->dtype,
+                                                   g.column_major, &s->max);
+        if (st) {
+            pool_destroy(s);
+            return st;
+        }
+    } else {
         cnnrun_status *st = pool_build(ctx, &g, s);
         if (st) {
             pool_destroy(s);
@@ -236,6 +304,11 @@ static cnnrun_status *pool_run(cr_op_ctx *ctx)
     if (s->empty) return NULL;
     if (s->plain_avg) {
         plain_avg_pool(&s->geo, ctx->in[0]->data, ctx->out[0]->data);
+        return NULL;
+    }
+    if (s->plain_max) {
+        int64_t *indices = ctx->n_out > 1 && ctx->out[1] ? ctx->out[1]->data : NULL;
+        cr_max_pool_plain_run(&s->max, ctx->in[0]->data, ctx->out[0]->data, indices);
         return NULL;
     }
     cr_dnnl_prim_set(&s->prim, DNNL_ARG_SRC, ctx->in[0]->data);

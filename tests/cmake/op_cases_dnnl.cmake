@@ -22,11 +22,11 @@ set_tests_properties(op_cases_dnnl PROPERTIES LABELS quick FIXTURES_REQUIRED op_
 
 # Valid models the ops refuse: each must be reported as unsupported with a message that says why.
 string(CONCAT CNNRUN_DNNL_REFUSALS_RE
+  "UNSUPPORTED avgpool_float64: node 'avgpool_float64' \\(AveragePool, opset 13\\): input 0 has dtype float64. supported: float32\n"
   "UNSUPPORTED conv_float64: node 'conv_float64' \\(Conv, opset 13\\): input 0 has dtype float64. supported: float32\n"
   "UNSUPPORTED conv_rank6: [^\n]*input X has shape \\[1, 1, 3, 3, 3, 3\\]. supported are 1-D, 2-D and 3-D[^\n]*\n"
   "UNSUPPORTED gemm_float64: [^\n]*\\(Gemm, opset 13\\): input 0 has dtype float64. supported: float32\n"
-  "UNSUPPORTED maxpool_ceil_opset8: [^\n]*attribute 'ceil_mode' is not supported: ceil_mode only exists from opset 10\n"
-  "UNSUPPORTED maxpool_indices: [^\n]*the second output \\(Indices\\) is not supported[^\n]*\n")
+  "UNSUPPORTED maxpool_ceil_opset8: [^\n]*attribute 'ceil_mode' is not supported: ceil_mode only exists from opset 10\n")
 add_test(NAME op_refusals_dnnl
          COMMAND run_model_cases --unsupported-ok ${CNNRUN_OP_CASES_DNNL_DIR}/refusals)
 set_tests_properties(op_refusals_dnnl PROPERTIES LABELS quick FIXTURES_REQUIRED op_cases_dnnl
@@ -74,7 +74,8 @@ if(EXISTS ${CNNRUN_ONNX_TESTDATA}/node)
             maxpool_1d_default maxpool_2d_ceil maxpool_2d_default maxpool_2d_dilations maxpool_2d_pads
             maxpool_2d_precomputed_pads maxpool_2d_precomputed_same_upper
             maxpool_2d_precomputed_strides maxpool_2d_same_lower maxpool_2d_same_upper
-            maxpool_2d_strides maxpool_3d_default)
+            maxpool_2d_strides maxpool_2d_uint8 maxpool_3d_default
+            maxpool_with_argmax_2d_precomputed_pads maxpool_with_argmax_2d_precomputed_strides)
     list(APPEND CNNRUN_ONNX_DNNL_CASES ${node}/test_${c})
   endforeach()
   foreach(c AvgPool1d AvgPool1d_stride AvgPool2d AvgPool2d_stride AvgPool3d AvgPool3d_stride
@@ -93,12 +94,6 @@ if(EXISTS ${CNNRUN_ONNX_TESTDATA}/node)
   endforeach()
   add_test(NAME onnx_suite_dnnl COMMAND run_model_cases ${CNNRUN_ONNX_DNNL_CASES})
   set_tests_properties(onnx_suite_dnnl PROPERTIES LABELS quick)
-
-  add_test(NAME onnx_suite_dnnl_refusals
-           COMMAND run_model_cases --unsupported-ok ${node}/test_maxpool_2d_uint8
-                   ${node}/test_maxpool_with_argmax_2d_precomputed_pads)
-  set_tests_properties(onnx_suite_dnnl_refusals PROPERTIES LABELS quick PASS_REGULAR_EXPRESSION
-    "UNSUPPORTED test_maxpool_2d_uint8: [^\n]*input 0 has dtype uint8. supported: float32\nUNSUPPORTED test_maxpool_with_argmax_2d_precomputed_pads: [^\n]*\\(Indices\\) is not supported[^\n]*\n0 passed, 0 failed, 2 unsupported\n")
 else()
   message(STATUS "ONNX backend test data not found in ${CNNRUN_ONNX_TESTDATA}: onnx_suite_dnnl tests skipped")
 endif()

@@ -1,6 +1,7 @@
 /* Element-wise operators with NumPy broadcasting: Add, Sub, Mul, Div, Pow and PRelu, and the
  * variadic Max, Min, Sum and Mean, on float32, float64 and (where ONNX allows) the signed and
- * unsigned integers of 8 to 64 bits.
+ * unsigned integers of 8 to 64 bits; Max and Min also on float16, which they compute exactly since
+ * they only select an input (the arithmetic ops would round in float16, and are not offered).
  *
  * prepare reduces any broadcast to a loop nest (cr_broadcast_plan of broadcast.h, which the
  * comparisons and Where share): the output shape with each input's strides (0 along broadcast
@@ -47,6 +48,9 @@ typedef struct binary_desc {
 
 static const cnnrun_dtype all_numbers[] = {CNNRUN_FLOAT32, CNNRUN_FLOAT64, CNNRUN_INT64, CNNRUN_INT32, CNNRUN_INT16,
                                            CNNRUN_INT8,    CNNRUN_UINT64,  CNNRUN_UINT32, CNNRUN_UINT16, CNNRUN_UINT8, 0};
+static const cnnrun_dtype max_min_types[] = {CNNRUN_FLOAT32, CNNRUN_FLOAT64, CNNRUN_FLOAT16, CNNRUN_INT64,
+                                             CNNRUN_INT32,   CNNRUN_INT16,   CNNRUN_INT8,    CNNRUN_UINT64,
+                                             CNNRUN_UINT32,  CNNRUN_UINT16,  CNNRUN_UINT8,   0};
 static const cnnrun_dtype float_types[] = {CNNRUN_FLOAT32, CNNRUN_FLOAT64, 0};
 static const cnnrun_dtype pow_bases[] = {CNNRUN_FLOAT32, CNNRUN_FLOAT64, CNNRUN_INT64, CNNRUN_INT32, 0};
 
@@ -54,7 +58,7 @@ static const binary_desc descs[] = {
     {"Add", BIN_ADD, false, true, all_numbers},   {"Sub", BIN_SUB, false, true, all_numbers},
     {"Mul", BIN_MUL, false, true, all_numbers},   {"Div", BIN_DIV, false, true, all_numbers},
     {"Pow", BIN_POW, false, true, pow_bases},     {"PRelu", BIN_PRELU, false, false, float_types},
-    {"Max", BIN_MAX, true, false, all_numbers},   {"Min", BIN_MIN, true, false, all_numbers},
+    {"Max", BIN_MAX, true, false, max_min_types}, {"Min", BIN_MIN, true, false, max_min_types},
     {"Sum", BIN_ADD, true, false, float_types},   {"Mean", BIN_ADD, true, false, float_types},
 };
 
@@ -254,6 +258,21 @@ UNSIGNED_DIV(uint64_t)
 FLOAT_OPS(float)
 FLOAT_OPS(double)
 
+/* float16 Max and Min on the raw bits: the result is one of the inputs, so nothing rounds. Apart
+ * from NaN, halves order like sign-magnitude integers (+0 and -0 both map to 0, equal as floats);
+ * NaN propagates exactly as in FLOAT_OPS (a's if a is NaN, else b's), with its payload. */
+typedef uint16_t half;
+static inline int32_t half_order(half h) { return h & 0x8000u ? -(int32_t)(h & 0x7fffu) : (int32_t)h; }
+static inline bool half_is_nan(half h) { return (h & 0x7fffu) > 0x7c00u; }
+static inline half half_max(half a, half b)
+{
+    return (half_is_nan(a) || (!half_is_nan(b) && half_order(a) > half_order(b))) ? a : b;
+}
+static inline half half_min(half a, half b)
+{
+    return (half_is_nan(a) || (!half_is_nan(b) && half_order(a) < half_order(b))) ? a : b;
+}
+
 /* Through a mask select so that the loop vectorises (see vec_math.h). */
 static inline float float_prelu(float a, float b) { return cr_select_f32(a < 0.0f, a * b, a); }
 static inline double double_prelu(double a, double b) { return a < 0.0 ? a * b : a; }
@@ -291,6 +310,7 @@ static inline double double_pow(double a, double b) { return pow(a, b); }
 #define NEST_ATTR_uint16_t
 #define NEST_ATTR_uint32_t
 #define NEST_ATTR_uint64_t
+#define NEST_ATTR_half
 
 /* Runs a loop nest: rows of the innermost axis, the outer axes flattened into a row index. A
  * long single row (the same-shape and scalar cases) is split into chunks across threads. */
@@ -367,6 +387,17 @@ INT_TYPE(uint8_t)
 INT_TYPE(uint16_t)
 INT_TYPE(uint32_t)
 INT_TYPE(uint64_t)
+NEST_KERNEL(half, max)
+NEST_KERNEL(half, min)
+
+static bool step_half(binary_kind k, const bcast_plan *p, int threads, const void *a, const void *b, void *y)
+{
+    switch (k) {
+    case BIN_MAX: nest_half_max(p, threads, a, b, y); return true;
+    case BIN_MIN: nest_half_min(p, threads, a, b, y); return true;
+    default: return false; /* refused by the dtype lists */
+    }
+}
 
 static bool run_step(cnnrun_dtype dt, binary_kind k, const bcast_plan *p, int threads, const void *a,
                      const void *b, void *y)
@@ -374,6 +405,7 @@ static bool run_step(cnnrun_dtype dt, binary_kind k, const bcast_plan *p, int th
     switch (dt) {
     case CNNRUN_FLOAT32: return step_float(k, p, threads, a, b, y);
     case CNNRUN_FLOAT64: return step_double(k, p, threads, a, b, y);
+    case CNNRUN_FLOAT16: return step_half(k, p, threads, a, b, y);
     case CNNRUN_INT8: return step_int8_t(k, p, threads, a, b, y);
     case CNNRUN_INT16: return step_int16_t(k, p, threads, a, b, y);
     case CNNRUN_INT32: return step_int32_t(k, p, threads, a, b, y);

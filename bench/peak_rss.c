@@ -3,8 +3,9 @@
  *   peak_rss COMMAND [ARG...]
  *
  * The command inherits stdin, stdout and stderr; after it ends, peak_rss prints one more line on
- * stdout, {"peak_rss_kb":N,"exit_status":S}, N being the command's ru_maxrss from wait4, and exits
- * with the command's exit code (128 + signal if it was killed).
+ * stdout, {"peak_rss_kb":N,"cpu_s":C,"exit_status":S}: the command's ru_maxrss and its user +
+ * system CPU time, from wait4. It exits with the command's exit code (128 + signal if killed).
+ * The CPU time lets the driver tell how much of the machine other processes used meanwhile.
  *
  * Why a launcher at all: Linux folds the memory of the process that calls exec into the new
  * program's ru_maxrss (exec_mmap keeps the old mm's high-water mark), so a benchmark child
@@ -45,7 +46,10 @@ int main(int argc, char **argv)
     }
     int code = WIFEXITED(status) ? WEXITSTATUS(status)
                : WIFSIGNALED(status) ? 128 + WTERMSIG(status) : 2;
+    double cpu_s = (double)usage.ru_utime.tv_sec + (double)usage.ru_utime.tv_usec / 1e6 +
+                   (double)usage.ru_stime.tv_sec + (double)usage.ru_stime.tv_usec / 1e6;
     /* Linux reports ru_maxrss in kilobytes. */
-    printf("{\"peak_rss_kb\":%ld,\"exit_status\":%d}\n", usage.ru_maxrss, code);
+    printf("{\"peak_rss_kb\":%ld,\"cpu_s\":%.4f,\"exit_status\":%d}\n", usage.ru_maxrss, cpu_s,
+           code);
     return code;
 }

@@ -107,9 +107,15 @@ static cnnrun_status *conv_build(cr_op_ctx *ctx, const conv_geometry *g, conv_st
     wdims[wrank++] = g->in_ch / g->group;
     for (int i = 0; i < nsp; i++) wdims[wrank++] = w->dims[2 + i];
 
+    /* With layouts allowed, oneDNN picks the activation layouts (NHWC on AVX-512) and the
+     * planner reorders the input if it arrives otherwise; a fused sum writes into the addend,
+     * whose layout is then the output's. */
     dnnl_memory_desc_t src_md, w_md, w_user_md, b_md, dst_md;
-    CR_TRY(cr_dnnl_md_plain(&src_md, x->rank, x->dims));
-    CR_TRY(cr_dnnl_md_plain(&dst_md, g->rank, out_dims));
+    if (ctx->layouts_allowed) CR_TRY(cr_dnnl_md_any(&src_md, x->rank, x->dims));
+    else CR_TRY(cr_dnnl_md_plain(&src_md, x->rank, x->dims));
+    if (ctx->sum_in) CR_TRY(cr_layout_md(ctx->sum_in, &dst_md));
+    else if (ctx->layouts_allowed) CR_TRY(cr_dnnl_md_any(&dst_md, g->rank, out_dims));
+    else CR_TRY(cr_dnnl_md_plain(&dst_md, g->rank, out_dims));
     CR_TRY(cr_dnnl_md_plain(&w_user_md, wrank, wdims));
     if (s->weights_const) CR_TRY(cr_dnnl_md_any(&w_md, wrank, wdims));
     else w_md = w_user_md;
@@ -127,7 +133,13 @@ static cnnrun_status *conv_build(cr_op_ctx *ctx, const conv_geometry *g, conv_st
                              &desc, dnnl_forward_inference, dnnl_convolution_direct, &src_md, &w_md,
                              s->has_bias ? &b_md : NULL, &dst_md, strides, dilates, pad_l, pad_r),
                          "convolution descriptor initialisation"));
-    CR_TRY(cr_dnnl_prim_create(&s->prim, ctx->env, &desc, NULL, "convolution"));
+    dnnl_primitive_attr_t attr;
+    CR_TRY(cr_dnnl_attr_with_post_ops(ctx, &attr));
+    cnnrun_status *st = cr_dnnl_prim_create(&s->prim, ctx->env, &desc, attr, "convolution");
+    dnnl_primitive_attr_destroy(attr);
+    CR_TRY(st);
+    cr_dnnl_want_input(ctx, 0, cr_dnnl_prim_md(&s->prim, DNNL_ARG_SRC));
+    cr_dnnl_set_output_layout(ctx, 0, cr_dnnl_prim_md(&s->prim, DNNL_ARG_DST));
     CR_TRY(cr_dnnl_prim_arg(&s->prim, ctx->env, DNNL_ARG_SRC, NULL));
     if (s->weights_const)
         CR_TRY(cr_dnnl_prim_const_arg(&s->prim, ctx->env, DNNL_ARG_WEIGHTS,
@@ -200,6 +212,7 @@ static const cr_op conv_op = {
     .domain = "",
     .opset_min = 1,
     .opset_max = 17,
+    .flags = CR_OP_LAYOUT_AWARE | CR_OP_FUSES_ELTWISE | CR_OP_FUSES_SUM,
     .infer = conv_infer,
     .prepare = conv_prepare,
     .run = conv_run,

@@ -159,6 +159,80 @@ cnnrun_status *cr_dnnl_prim_const_arg(cr_dnnl_prim *p, const cr_exec_env *env, i
     return NULL;
 }
 
+const dnnl_memory_desc_t *cr_dnnl_prim_md(const cr_dnnl_prim *p, int arg)
+{
+    return arg_md(p, arg);
+}
+
+cnnrun_status *cr_dnnl_reorder_create(cr_dnnl_prim *p, const cr_exec_env *env,
+                                      const dnnl_memory_desc_t *src_md, const dnnl_memory_desc_t *dst_md)
+{
+    memset(p, 0, sizeof *p);
+    dnnl_primitive_attr_t attr;
+    CR_TRY(cr_dnnl_attr_create(&attr));
+    cnnrun_status *st = cr_dnnl_check(
+        dnnl_reorder_primitive_desc_create(&p->pd, src_md, env->engine, dst_md, env->engine, attr),
+        "reorder primitive descriptor creation");
+    dnnl_primitive_attr_destroy(attr);
+    if (st) {
+        p->pd = NULL;
+        return st;
+    }
+    CR_TRY(cr_dnnl_check(dnnl_primitive_create(&p->prim, p->pd), "reorder primitive creation"));
+    const dnnl_memory_desc_t *scratch_md = dnnl_primitive_desc_query_md(p->pd, dnnl_query_scratchpad_md, 0);
+    p->scratch_bytes = scratch_md ? dnnl_memory_desc_get_size(scratch_md) : 0;
+    if (p->scratch_bytes > 0) CR_TRY(add_memory(p, env, DNNL_ARG_SCRATCHPAD, scratch_md, NULL));
+    CR_TRY(add_memory(p, env, DNNL_ARG_FROM, src_md, NULL));
+    return add_memory(p, env, DNNL_ARG_TO, dst_md, NULL);
+}
+
+cnnrun_status *cr_dnnl_attr_with_post_ops(const cr_op_ctx *ctx, dnnl_primitive_attr_t *attr)
+{
+    CR_TRY(cr_dnnl_attr_create(attr));
+    if (ctx->n_post == 0) return NULL;
+    dnnl_post_ops_t ops;
+    cnnrun_status *st = cr_dnnl_check(dnnl_post_ops_create(&ops), "post-op creation");
+    for (int i = 0; !st && i < ctx->n_post; i++) {
+        const cr_post_op *po = &ctx->post[i];
+        st = cr_dnnl_check(po->kind == CR_POST_SUM
+                               ? dnnl_post_ops_append_sum(ops, 1.0f)
+                               : dnnl_post_ops_append_eltwise(ops, 1.0f, po->alg, po->alpha, po->beta),
+                           "post-op creation");
+    }
+    if (!st) st = cr_dnnl_check(dnnl_primitive_attr_set_post_ops(*attr, ops), "post-op creation");
+    if (ops) dnnl_post_ops_destroy(ops);
+    if (st) {
+        dnnl_primitive_attr_destroy(*attr);
+        *attr = NULL;
+    }
+    return st;
+}
+
+void cr_dnnl_want_input(cr_op_ctx *ctx, int input, const dnnl_memory_desc_t *chosen)
+{
+    if (!ctx->layouts_allowed || input >= CR_OP_MAX_WANTS) return;
+    cr_layout want = {.plain = false, .md = *chosen};
+    if (cr_layout_same(ctx->in[input], &want)) return;
+    ctx->want[input] = want;
+    ctx->wants |= 1u << input;
+}
+
+void cr_dnnl_set_output_layout(cr_op_ctx *ctx, int output, const dnnl_memory_desc_t *md)
+{
+    cr_tensor *t = ctx->out[output];
+    if (!ctx->layouts_allowed || !t || !t->layout) return;
+    t->layout->plain = false;
+    t->layout->md = *md;
+    if (cr_layout_is_plain(t)) t->layout->plain = true;
+}
+
+cnnrun_status *cr_dnnl_input_md(const cr_op_ctx *ctx, int input, dnnl_memory_desc_t *md)
+{
+    const cr_tensor *t = ctx->in[input];
+    if (ctx->layouts_allowed) return cr_layout_md(t, md);
+    return cr_dnnl_md_plain(md, t->rank, t->dims);
+}
+
 void cr_dnnl_prim_set(cr_dnnl_prim *p, int arg, void *data)
 {
     for (int i = 0; i < p->n_args; i++)

@@ -47,6 +47,31 @@ cnnrun_status *cr_dnnl_prim_arg(cr_dnnl_prim *p, const cr_exec_env *env, int arg
 cnnrun_status *cr_dnnl_prim_const_arg(cr_dnnl_prim *p, const cr_exec_env *env, int arg,
                                       const dnnl_memory_desc_t *user_md, const void *data);
 
+/* The layout the primitive chose for argument `arg` (DNNL_ARG_SRC, ...), or NULL. */
+const dnnl_memory_desc_t *cr_dnnl_prim_md(const cr_dnnl_prim *p, int arg);
+
+/* A reorder between two layouts of the same float32 shape: arguments DNNL_ARG_FROM and
+ * DNNL_ARG_TO, bound at run with cr_dnnl_prim_set. */
+cnnrun_status *cr_dnnl_reorder_create(cr_dnnl_prim *p, const cr_exec_env *env,
+                                      const dnnl_memory_desc_t *src_md, const dnnl_memory_desc_t *dst_md);
+
+/* Attributes with the user-mode scratchpad and the post-ops the planner fused into ctx (eltwise
+ * and sum, in order). Destroy with dnnl_primitive_attr_destroy. */
+cnnrun_status *cr_dnnl_attr_with_post_ops(const cr_op_ctx *ctx, dnnl_primitive_attr_t *attr);
+
+/* For a layout-aware op: input `input` must arrive laid out as `chosen` (what the primitive picked
+ * for it). Asks the planner for a reorder when it arrives otherwise; when layouts are not allowed
+ * (folding), the op must have been created for row-major data and nothing is asked. */
+void cr_dnnl_want_input(cr_op_ctx *ctx, int input, const dnnl_memory_desc_t *chosen);
+
+/* For a layout-aware op: output `output` is written as `md` by the primitive. Records it as the
+ * output's layout (a row-major md is recorded as plain). */
+void cr_dnnl_set_output_layout(cr_op_ctx *ctx, int output, const dnnl_memory_desc_t *md);
+
+/* The md a layout-aware op should create its primitive with for input `input`: its current
+ * layout when layouts are allowed, row-major otherwise. */
+cnnrun_status *cr_dnnl_input_md(const cr_op_ctx *ctx, int input, dnnl_memory_desc_t *md);
+
 /* Points argument `arg` at data for the next execution. */
 void cr_dnnl_prim_set(cr_dnnl_prim *p, int arg, void *data);
 

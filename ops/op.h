@@ -21,8 +21,26 @@
 
 #include "exec_env.h"
 #include "graph.h"
+#include "layout.h"
 #include "status.h"
 #include "tensor.h"
+
+/* An operation the planner fused into an op's kernel as a oneDNN post-op: the nodes that followed
+ * the op in the graph (a Relu, a Clip, x * Sigmoid(x), a residual Add) then cost no extra pass. */
+typedef enum cr_post_kind {
+    CR_POST_ELTWISE, /* dst = alg(dst; alpha, beta) */
+    CR_POST_SUM      /* dst += sum_in: the op writes into sum_in's bytes, which hold the addend */
+} cr_post_kind;
+
+typedef struct cr_post_op {
+    cr_post_kind kind;
+    dnnl_alg_kind_t alg;
+    float alpha, beta;
+} cr_post_op;
+
+#define CR_MAX_POST_OPS 4
+/* Inputs whose layout a layout-aware op may ask for (see wants). */
+#define CR_OP_MAX_WANTS 4
 
 typedef struct cr_op_ctx {
     const cr_node *node;
@@ -43,6 +61,23 @@ typedef struct cr_op_ctx {
      * at plan time (see cr_const_ints): the planner then plans again with those values if they
      * come from graph inputs (e.g. a Reshape whose target shape is a model input). */
     uint32_t missing_values;
+
+    /* Layouts (CR_OP_LAYOUT_AWARE ops only; the planner gives every other op row-major inputs
+     * and expects row-major outputs). in[i]->layout tells how input i arrives. When
+     * layouts_allowed, prepare may describe in out[i]->layout (plan-owned, initially plain) the
+     * layout its primitive writes, and may ask for input i < CR_OP_MAX_WANTS in another layout
+     * by setting bit i of wants and want[i]; the planner then reorders that input before the
+     * op runs. layouts_allowed is false while folding constants: everything is row-major. */
+    bool layouts_allowed;
+    uint32_t wants;
+    cr_layout want[CR_OP_MAX_WANTS];
+
+    /* Post-ops fused by the planner (CR_OP_FUSES_ELTWISE / CR_OP_FUSES_SUM), applied in order
+     * to the op's output 0. With a CR_POST_SUM, sum_in is the addend: it has output 0's shape
+     * and layout, and output 0's bytes are sum_in's bytes. */
+    int n_post;
+    cr_post_op post[CR_MAX_POST_OPS];
+    cr_tensor *sum_in;
 } cr_op_ctx;
 
 enum {
@@ -54,6 +89,12 @@ enum {
     CR_OP_VIEW = 1u << 1,
     /* Never fold at plan time even if all inputs are constant (e.g. random generators). */
     CR_OP_NO_FOLD = 1u << 2,
+    /* prepare handles inputs in oneDNN layouts and may choose its outputs' (see ctx layouts). */
+    CR_OP_LAYOUT_AWARE = 1u << 3,
+    /* prepare applies ctx->post eltwise post-ops to output 0. */
+    CR_OP_FUSES_ELTWISE = 1u << 4,
+    /* prepare applies a CR_POST_SUM post-op (ctx->sum_in) to output 0. */
+    CR_OP_FUSES_SUM = 1u << 5,
 };
 
 /* The newest default-domain opset cnnrun implements: that of ONNX 1.12, whose test suite every
@@ -72,6 +113,10 @@ typedef struct cr_op {
     cnnrun_status *(*run)(cr_op_ctx *ctx);
     void (*destroy)(void *state);              /* may be NULL */
 } cr_op;
+
+/* The planner's own step that converts a value between layouts (ops/layout_reorder.c): input 0
+ * arrives in its layout, output 0's layout is set by the planner before prepare. */
+extern const cr_op cr_layout_reorder_op;
 
 /* The registry: the implementation of op_type in domain at this opset, or NULL. */
 const cr_op *cr_op_find(const char *domain, const char *op_type, int64_t opset);

@@ -182,9 +182,12 @@ static cnnrun_status *pool_build(cr_op_ctx *ctx, const pool_geometry *g, pool_st
     pool_kind kind = kind_of(ctx);
     int64_t out_dims[CR_MAX_RANK];
     pool_out_dims(g, out_dims);
+    /* The input is read in whatever layout it arrives in (the convolutions' NHWC); the output
+     * takes the layout oneDNN picks for it, the same one. */
     dnnl_memory_desc_t src_md, dst_md;
-    CR_TRY(cr_dnnl_md_plain(&src_md, g->rank, ctx->in[0]->dims));
-    CR_TRY(cr_dnnl_md_plain(&dst_md, g->rank, out_dims));
+    CR_TRY(cr_dnnl_input_md(ctx, 0, &src_md));
+    if (ctx->layouts_allowed) CR_TRY(cr_dnnl_md_any(&dst_md, g->rank, out_dims));
+    else CR_TRY(cr_dnnl_md_plain(&dst_md, g->rank, out_dims));
     dnnl_dims_t strides, kernel, dilation, pad_l, pad_r;
     for (int i = 0; i < g->win.nsp; i++) {
         strides[i] = g->win.stride[i];
@@ -202,6 +205,7 @@ static cnnrun_status *pool_build(cr_op_ctx *ctx, const pool_geometry *g, pool_st
                                                            pad_l, pad_r),
                          "pooling descriptor initialisation"));
     CR_TRY(cr_dnnl_prim_create(&s->prim, ctx->env, &desc, NULL, "pooling"));
+    cr_dnnl_set_output_layout(ctx, 0, cr_dnnl_prim_md(&s->prim, DNNL_ARG_DST));
     CR_TRY(cr_dnnl_prim_arg(&s->prim, ctx->env, DNNL_ARG_SRC, NULL));
     CR_TRY(cr_dnnl_prim_arg(&s->prim, ctx->env, DNNL_ARG_DST, NULL));
     ctx->scratch_bytes = s->prim.scratch_bytes;
@@ -231,6 +235,14 @@ static cnnrun_status *pool_prepare(cr_op_ctx *ctx)
         return cr_op_error(ctx, CNNRUN_ERR_OUT_OF_MEMORY, "output shape overflows");
     }
     pool_kind kind = kind_of(ctx);
+    bool plain_path = (kind == POOL_AVG && g.count_include_pad && g.win.ceil_extended) ||
+                      ((kind == POOL_MAX || kind == POOL_GLOBAL_MAX) &&
+                       (wants_indices(ctx) || ctx->in[0]->dtype != CNNRUN_FLOAT32));
+    if (plain_path && ctx->layouts_allowed && !cr_layout_is_plain(ctx->in[0])) {
+        /* the plain C kernels read row-major data */
+        ctx->want[0] = (cr_layout){.plain = true};
+        ctx->wants |= 1u;
+    }
     if (count == 0) s->empty = true;
     else if (kind == POOL_AVG && g.count_include_pad && g.win.ceil_extended)
         s->plain_avg = true;
@@ -324,6 +336,7 @@ static cnnrun_status *pool_run(cr_op_ctx *ctx)
         .opset_min = 1,                                                                            \
         .opset_max = 17,                                                                           \
         .infer = pool_infer,                                                                       \
+        .flags = CR_OP_LAYOUT_AWARE,                                                               \
         .prepare = pool_prepare,                                                                   \
         .run = pool_run,                                                                           \
         .destroy = pool_destroy,                                                                   \

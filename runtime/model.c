@@ -45,6 +45,33 @@ static cnnrun_status *resolve_ops(cnnrun_model *m)
     return NULL;
 }
 
+/* The readers of every value (nodes are in topological order, so each list is too). */
+static cnnrun_status *index_uses(cnnrun_model *m)
+{
+    const cr_graph *g = m->graph;
+    int total = 0;
+    for (int i = 0; i < g->n_nodes; i++) total += g->nodes[i].n_inputs;
+    m->use_start = calloc((size_t)g->n_values + 2, sizeof *m->use_start);
+    m->uses = calloc((size_t)total + 1, sizeof *m->uses);
+    m->is_output = calloc((size_t)g->n_values + 1, sizeof *m->is_output);
+    if (!m->use_start || !m->uses || !m->is_output)
+        return cr_error(CNNRUN_ERR_OUT_OF_MEMORY, "out of memory indexing the graph");
+    for (int i = 0; i < g->n_nodes; i++)
+        for (int k = 0; k < g->nodes[i].n_inputs; k++)
+            if (g->nodes[i].inputs[k] >= 0) m->use_start[g->nodes[i].inputs[k] + 1]++;
+    for (int v = 0; v < g->n_values; v++) m->use_start[v + 1] += m->use_start[v];
+    int *fill = calloc((size_t)g->n_values + 1, sizeof *fill);
+    if (!fill) return cr_error(CNNRUN_ERR_OUT_OF_MEMORY, "out of memory indexing the graph");
+    for (int i = 0; i < g->n_nodes; i++)
+        for (int k = 0; k < g->nodes[i].n_inputs; k++) {
+            int v = g->nodes[i].inputs[k];
+            if (v >= 0) m->uses[m->use_start[v] + fill[v]++] = (cr_use){.node = i, .input = k};
+        }
+    free(fill);
+    for (int i = 0; i < g->n_outputs; i++) m->is_output[g->outputs[i]] = true;
+    return NULL;
+}
+
 static cnnrun_status *model_from_bytes(const void *data, size_t size, const char *external_dir,
                                        cnnrun_model **out)
 {
@@ -52,6 +79,7 @@ static cnnrun_status *model_from_bytes(const void *data, size_t size, const char
     if (!m) return cr_error(CNNRUN_ERR_OUT_OF_MEMORY, "out of memory loading the model");
     cnnrun_status *st = cr_onnx_load(data, size, external_dir, &m->graph);
     if (!st) st = resolve_ops(m);
+    if (!st) st = index_uses(m);
     if (st) {
         cnnrun_model_free(m);
         return st;
@@ -94,6 +122,9 @@ void cnnrun_model_free(cnnrun_model *model)
     if (!model) return;
     cr_graph_free(model->graph);
     free(model->ops);
+    free(model->use_start);
+    free(model->uses);
+    free(model->is_output);
     free(model);
 }
 

@@ -1,6 +1,8 @@
 /* Planning one input-shape signature: inference, folding, kernel preparation, memory layout. */
 #include "planner.h"
 
+#include "plan_build.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -95,11 +97,17 @@ void cr_plan_free(cr_plan *p)
     for (int s = 0; s < p->n_steps; s++)
         if (p->steps[s].op->destroy && p->steps[s].ctx.state) p->steps[s].op->destroy(p->steps[s].ctx.state);
     for (int i = 0; i < p->n_folded; i++) cr_tensor_free(p->folded[i]);
+    for (int i = 0; i < p->n_reorders; i++) free(p->reorder_nodes[i].name);
     free(p->folded);
     free(p->input_shapes);
     free(p->tensors);
+    free(p->layouts);
     free(p->in_ptrs);
     free(p->out_ptrs);
+    free(p->reorder_ptrs);
+    free(p->reorder_nodes);
+    free(p->output_values);
+    free(p->fused_into);
     free(p->storage);
     free(p->root);
     free(p->input_index);
@@ -134,10 +142,11 @@ static cnnrun_status *check_inferred(const cr_node *n, const cr_op_ctx *ctx, con
 }
 
 /* Runs a node at plan time because everything it reads is known: its outputs become constants
- * owned by the plan. */
+ * owned by the plan. Constants are row-major, so the op runs without layouts. */
 static cnnrun_status *fold_node(cr_plan *p, int node, const cr_op *op, cr_op_ctx *ctx)
 {
     const cr_node *n = ctx->node;
+    ctx->layouts_allowed = false;
     for (int o = 0; o < ctx->n_out; o++) {
         if (!ctx->out[o]) continue;
         cnnrun_status *st = NULL;
@@ -170,87 +179,12 @@ static cnnrun_status *fold_node(cr_plan *p, int node, const cr_op *op, cr_op_ctx
     return st;
 }
 
-static cnnrun_status *plan_memory(cr_plan *p, const cr_graph *g)
-{
-    int *first = malloc((size_t)g->n_values * sizeof *first);
-    int *last = malloc((size_t)g->n_values * sizeof *last);
-    int *buffer_of = malloc((size_t)g->n_values * sizeof *buffer_of);
-    cnnrun_status *st = NULL;
-    if (!first || !last || !buffer_of) {
-        st = oom("lifetimes");
-        goto done;
-    }
-    for (int v = 0; v < g->n_values; v++) first[v] = last[v] = buffer_of[v] = -1;
-    /* A value's bytes are live from the step that writes them to the last step that reads them
-     * or any view of them; graph outputs stay live to the end of the run. */
-    for (int s = 0; s < p->n_steps; s++) {
-        const cr_node *n = &g->nodes[p->steps[s].node];
-        for (int k = 0; k < n->n_outputs; k++) {
-            int v = n->outputs[k];
-            if (v < 0) continue;
-            int r = p->storage[v] == CR_STORE_ALIAS ? p->root[v] : v;
-            if (first[r] < 0) first[r] = s;
-            if (last[r] < s) last[r] = s;
-        }
-        for (int k = 0; k < n->n_inputs; k++) {
-            int v = n->inputs[k];
-            if (v < 0) continue;
-            int r = p->storage[v] == CR_STORE_ALIAS ? p->root[v] : v;
-            if (last[r] < s) last[r] = s;
-        }
-    }
-    for (int i = 0; i < g->n_outputs; i++) {
-        int v = g->outputs[i];
-        int r = p->storage[v] == CR_STORE_ALIAS ? p->root[v] : v;
-        last[r] = p->n_steps;
-        if (p->storage[r] == CR_STORE_INPUT) {
-            bool dup = false;
-            for (int c = 0; c < p->n_copies; c++) dup |= p->copies[c].value == v;
-            if (!dup) p->copies[p->n_copies++] = (cr_output_copy){.value = v};
-        }
-    }
-    p->buffers = calloc((size_t)g->n_values + (size_t)p->n_copies + 1, sizeof *p->buffers);
-    if (!p->buffers) {
-        st = oom("buffers");
-        goto done;
-    }
-    for (int v = 0; v < g->n_values; v++) {
-        if (p->storage[v] != CR_STORE_ARENA) continue;
-        cr_buffer_life *b = &p->buffers[p->n_buffers];
-        b->bytes = cr_tensor_bytes(&p->tensors[v]);
-        b->first = first[v] >= 0 ? first[v] : 0;
-        b->last = last[v] >= b->first ? last[v] : b->first;
-        buffer_of[v] = p->n_buffers++;
-    }
-    int copies_from = p->n_buffers;
-    for (int c = 0; c < p->n_copies; c++) {
-        cr_buffer_life *b = &p->buffers[p->n_buffers++];
-        b->bytes = cr_tensor_bytes(&p->tensors[p->copies[c].value]);
-        b->first = b->last = p->n_steps;
-    }
-    st = cr_arena_plan(p->buffers, p->n_buffers, &p->arena_bytes);
-    if (st) goto done;
-    char why[256];
-    if (!cr_arena_plan_verify(p->buffers, p->n_buffers, p->arena_bytes, why, sizeof why)) {
-        st = cr_error(CNNRUN_ERR_INTERNAL, "arena plan invariant violated: %s", why);
-        goto done;
-    }
-    for (int v = 0; v < g->n_values; v++)
-        if (buffer_of[v] >= 0) p->offset[v] = p->buffers[buffer_of[v]].offset;
-    for (int c = 0; c < p->n_copies; c++) p->copies[c].offset = p->buffers[copies_from + c].offset;
-done:
-    free(first);
-    free(last);
-    free(buffer_of);
-    return st;
-}
-
 /* Marks in needs[] the graph inputs whose values flow into value v (through nodes planned to run,
  * not through shape-only ops, whose outputs do not depend on values). */
 static bool trace_value_sources(const cr_plan *p, const cnnrun_model *model, int v, bool *visited,
                                 bool *needs)
 {
-    if (v < 0 || visited[v]) return false;
+    if (v < 0 || v >= p->n_graph_values || visited[v]) return false;
     visited[v] = true;
     if (p->storage[v] == CR_STORE_INPUT) {
         needs[p->input_index[v]] = true;
@@ -278,6 +212,293 @@ static void find_needed_inputs(const cr_plan *p, const cnnrun_model *model, cons
     free(visited);
 }
 
+/* ---------------------------------------------------------------------------------------------
+ * Layout reorders
+ * ------------------------------------------------------------------------------------------- */
+
+/* Value v laid out as `want` (NULL or plain: row-major): v itself if it already is, an earlier
+ * reorder's result if one was made, or a new reorder step appended to the plan (so it runs
+ * before the step being planned). */
+static cnnrun_status *value_in_layout(cr_plan *p, const cr_graph *g, const cr_exec_env *env, int v,
+                                      const cr_layout *want, int *out)
+{
+    if (cr_layout_same(&p->tensors[v], want)) {
+        *out = v;
+        return NULL;
+    }
+    for (int s = 0; s < p->n_steps; s++) {
+        const cr_step *step = &p->steps[s];
+        if (step->node >= 0 || cr_plan_value_of(p, step->ctx.in[0]) != v) continue;
+        const cr_tensor *y = step->ctx.out[0];
+        if (cr_layout_same(y, want)) {
+            *out = cr_plan_value_of(p, y);
+            return NULL;
+        }
+    }
+    if (p->n_values >= p->value_capacity)
+        return cr_error(CNNRUN_ERR_INTERNAL, "too many layout reorders while planning");
+    int u = p->n_values++, r = p->n_reorders++;
+    p->tensors[u] = p->tensors[v];
+    p->tensors[u].data = NULL;
+    p->layouts[u] = want ? *want : (cr_layout){.plain = true};
+    p->tensors[u].layout = &p->layouts[u];
+    p->storage[u] = CR_STORE_ARENA;
+    p->root[u] = u;
+    char where[32];
+    cr_layout_describe(&p->tensors[u], where, sizeof where);
+    const char *name = v < g->n_values ? g->values[v].name : "(copy)";
+    size_t len = strlen(name) + sizeof where + 8;
+    cr_node *node = &p->reorder_nodes[r];
+    node->name = malloc(len);
+    if (!node->name) return oom("reorder");
+    snprintf(node->name, len, "%s as %s", name, where);
+    node->op_type = (char *)cr_layout_reorder_op.op_type;
+    node->domain = (char *)cr_layout_reorder_op.domain;
+    cr_op_ctx ctx = {.node = node, .opset = 1, .n_in = 1, .n_out = 1, .in = &p->reorder_ptrs[2 * r],
+                     .out = &p->reorder_ptrs[2 * r + 1], .env = env, .layouts_allowed = true};
+    ctx.in[0] = &p->tensors[v];
+    ctx.out[0] = &p->tensors[u];
+    CR_TRY(cr_layout_reorder_op.prepare(&ctx));
+    if (ctx.scratch_bytes > p->scratch_bytes) p->scratch_bytes = ctx.scratch_bytes;
+    p->steps[p->n_steps++] = (cr_step){.node = -1, .op = &cr_layout_reorder_op, .ctx = ctx};
+    *out = u;
+    return NULL;
+}
+
+/* Points input k of ctx at a copy of its value laid out as want. */
+static cnnrun_status *reorder_input(cr_plan *p, const cr_graph *g, const cr_exec_env *env,
+                                    cr_op_ctx *ctx, int k, const cr_layout *want)
+{
+    int u;
+    CR_TRY(value_in_layout(p, g, env, cr_plan_value_of(p, ctx->in[k]), want, &u));
+    ctx->in[k] = &p->tensors[u];
+    return NULL;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * One node
+ * ------------------------------------------------------------------------------------------- */
+
+/* Storage of a planned node's outputs. Output 0 of a view aliases its input's bytes; a view that
+ * keeps the shape (Identity, Dropout) keeps the input's layout too, any other view reads them as
+ * row-major. Every other output gets arena bytes and a plan-owned layout, plain until a
+ * layout-aware prepare says otherwise. */
+static void assign_storage(cr_plan *p, const cr_node *n, const cr_op *op, cr_op_ctx *ctx)
+{
+    for (int k = 0; k < n->n_outputs; k++) {
+        int v = n->outputs[k];
+        if (v < 0) continue;
+        if (k == 0 && (op->flags & CR_OP_VIEW) && ctx->in[0]) {
+            int src = cr_plan_value_of(p, ctx->in[0]);
+            p->storage[v] = CR_STORE_ALIAS;
+            p->root[v] = cr_plan_root(p, src);
+            p->tensors[v].layout = ctx->in[0]->layout;
+        } else {
+            p->storage[v] = CR_STORE_ARENA;
+            p->layouts[v] = (cr_layout){.plain = true};
+            p->tensors[v].layout = &p->layouts[v];
+        }
+    }
+}
+
+/* Inputs of an op that reads row-major data only (and of a view that changes the shape): copies
+ * of the values that arrive in another layout. */
+static cnnrun_status *plain_inputs(cr_plan *p, const cr_graph *g, const cr_exec_env *env,
+                                   const cr_op *op, cr_op_ctx *ctx)
+{
+    if (op->flags & CR_OP_LAYOUT_AWARE) return NULL;
+    for (int k = 0; k < ctx->n_in; k++) {
+        if (!ctx->in[k] || cr_layout_is_plain(ctx->in[k])) continue;
+        bool keeps_shape = k == 0 && (op->flags & CR_OP_VIEW) && ctx->out[0] &&
+                           cr_shape_equal(ctx->in[0]->rank, ctx->in[0]->dims, ctx->out[0]->rank,
+                                          ctx->out[0]->dims);
+        if (!keeps_shape) CR_TRY(reorder_input(p, g, env, ctx, k, NULL));
+    }
+    return NULL;
+}
+
+/* Prepares the op with the post-ops of fusion f (if any); when the op cannot take them, prepares
+ * it alone (f->n_nodes is then 0). */
+static cnnrun_status *prepare_with_fusion(cr_plan *p, const cr_op *op, cr_op_ctx *ctx, cr_fusion *f)
+{
+    if (f->n_nodes > 0) {
+        ctx->n_post = f->n_post;
+        memcpy(ctx->post, f->post, sizeof f->post);
+        ctx->sum_in = f->sum_value >= 0 ? &p->tensors[f->sum_value] : NULL;
+        cnnrun_status *st = op->prepare(ctx);
+        if (!st) return NULL;
+        /* oneDNN has no kernel for this combination: run the nodes one by one */
+        cnnrun_status_free(st);
+        if (op->destroy && ctx->state) op->destroy(ctx->state);
+        ctx->state = NULL;
+        ctx->n_post = 0;
+        ctx->sum_in = NULL;
+        ctx->wants = 0;
+        ctx->scratch_bytes = 0;
+        for (int k = 0; k < ctx->n_out; k++)
+            if (ctx->out[k] && ctx->out[k]->layout) ctx->out[k]->layout->plain = true;
+        f->n_nodes = 0;
+    }
+    return op->prepare(ctx);
+}
+
+/* The fused nodes' outputs are the kernel's output 0 under other names; with a sum, those bytes
+ * are the addend's. */
+static void commit_fusion(cr_plan *p, const cnnrun_model *model, const cr_op_ctx *ctx, const cr_fusion *f,
+                          int step)
+{
+    if (f->n_nodes == 0) return;
+    int y = cr_plan_value_of(p, ctx->out[0]);
+    if (f->sum_value >= 0) {
+        p->storage[y] = CR_STORE_ALIAS;
+        p->root[y] = cr_plan_root(p, f->sum_value);
+    }
+    for (int i = 0; i < f->n_nodes; i++) {
+        const cr_node *n = &model->graph->nodes[f->nodes[i]];
+        p->fused_into[f->nodes[i]] = step;
+        for (int k = 0; k < n->n_outputs; k++) {
+            int v = n->outputs[k];
+            if (v < 0) continue;
+            p->tensors[v] = *ctx->out[0];
+            p->storage[v] = CR_STORE_ALIAS;
+            p->root[v] = cr_plan_root(p, y);
+        }
+    }
+}
+
+static cnnrun_status *plan_node(cr_plan *p, const cnnrun_model *model, int ni, const cr_exec_env *env,
+                                cr_plan_mode mode, cr_tensor **in_ptrs, cr_tensor **out_ptrs,
+                                bool *needs_values)
+{
+    const cr_graph *g = model->graph;
+    const cr_node *n = &g->nodes[ni];
+    const cr_op *op = model->ops[ni];
+    cr_op_ctx ctx = {.node = n, .opset = g->opset, .n_in = n->n_inputs, .n_out = n->n_outputs,
+                     .in = in_ptrs, .out = out_ptrs, .env = env};
+    bool all_known = true;
+    for (int k = 0; k < n->n_inputs; k++) {
+        int v = n->inputs[k];
+        ctx.in[k] = v >= 0 ? &p->tensors[v] : NULL;
+        if (v >= 0 && p->storage[v] == CR_STORE_NONE)
+            return cr_error(CNNRUN_ERR_INTERNAL, "node '%s' (%s) reads '%s' before it is computed",
+                            n->name, n->op_type, g->values[v].name);
+        if (v >= 0 && p->storage[v] != CR_STORE_CONST) all_known = false;
+    }
+    for (int k = 0; k < n->n_outputs; k++) {
+        int v = n->outputs[k];
+        ctx.out[k] = v >= 0 ? &p->tensors[v] : NULL;
+        if (v >= 0) memset(&p->tensors[v], 0, sizeof p->tensors[v]);
+    }
+    cnnrun_status *st = op->infer(&ctx);
+    if (!st) st = check_inferred(n, &ctx, g);
+    if (st) {
+        find_needed_inputs(p, model, n, ctx.missing_values, needs_values);
+        return st;
+    }
+    if (!(op->flags & CR_OP_NO_FOLD) && (all_known || (op->flags & CR_OP_SHAPE_ONLY)))
+        return fold_node(p, ni, op, &ctx);
+    if (mode == CR_PLAN_SHAPES_ONLY) {
+        assign_storage(p, n, op, &ctx);
+        return NULL;
+    }
+    CR_TRY(plain_inputs(p, g, env, op, &ctx));
+    assign_storage(p, n, op, &ctx);
+    ctx.layouts_allowed = (op->flags & CR_OP_LAYOUT_AWARE) != 0;
+    cr_fusion fusion = {.n_nodes = 0, .sum_value = -1};
+    if (op->flags & (CR_OP_FUSES_ELTWISE | CR_OP_FUSES_SUM)) cr_plan_find_fusion(p, model, ni, &ctx, &fusion);
+    if (op->prepare) {
+        st = prepare_with_fusion(p, op, &ctx, &fusion);
+        if (st) {
+            if (op->destroy && ctx.state) op->destroy(ctx.state);
+            find_needed_inputs(p, model, n, ctx.missing_values, needs_values);
+            return st;
+        }
+    }
+    if (ctx.scratch_bytes > p->scratch_bytes) p->scratch_bytes = ctx.scratch_bytes;
+    for (int k = 0; k < n->n_inputs && k < CR_OP_MAX_WANTS; k++) {
+        if (!(ctx.wants & (1u << k)) || !ctx.in[k]) continue;
+        st = reorder_input(p, g, env, &ctx, k, &ctx.want[k]);
+        if (st) {
+            if (op->destroy && ctx.state) op->destroy(ctx.state);
+            return cr_error_prefix(st, "node '%s' (%s)", n->name, n->op_type);
+        }
+    }
+    commit_fusion(p, model, &ctx, &fusion, p->n_steps);
+    p->steps[p->n_steps++] = (cr_step){.node = ni, .op = op, .ctx = ctx};
+    return NULL;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * The plan
+ * ------------------------------------------------------------------------------------------- */
+
+static cnnrun_status *bind_inputs(cr_plan *p, const cr_graph *g, const cr_tensor *inputs,
+                                  const bool *value_keyed)
+{
+    for (int v = 0; v < g->n_values; v++) {
+        p->root[v] = v;
+        if (g->values[v].constant) {
+            p->tensors[v] = *g->values[v].constant;
+            p->storage[v] = CR_STORE_CONST;
+        }
+    }
+    for (int i = 0; i < g->n_inputs; i++) {
+        int v = g->inputs[i];
+        p->input_shapes[i] = inputs[i];
+        p->input_shapes[i].data = NULL;
+        p->input_shapes[i].layout = NULL;
+        p->tensors[v] = p->input_shapes[i];
+        p->storage[v] = CR_STORE_INPUT;
+        p->input_index[v] = i;
+        if (!value_keyed || !value_keyed[i]) continue;
+        /* A value-keyed input: the plan keeps a copy of its values and treats it as a constant. */
+        cnnrun_status *st = NULL;
+        cr_tensor *copy = cr_tensor_new(inputs[i].dtype, inputs[i].rank, inputs[i].dims, &st);
+        if (!copy) return st;
+        p->folded[p->n_folded++] = copy;
+        if (!inputs[i].data)
+            return cr_error(CNNRUN_ERR_INVALID_ARGUMENT,
+                            "input '%s' determines shapes in the model, so its values are needed to plan",
+                            g->values[v].name);
+        memcpy(copy->data, inputs[i].data, cr_tensor_bytes(copy));
+        p->input_shapes[i].data = copy->data;
+        p->tensors[v].data = copy->data;
+        p->storage[v] = CR_STORE_CONST;
+    }
+    return NULL;
+}
+
+/* Graph outputs are delivered row-major: a reorder for each one held in another layout. */
+static cnnrun_status *plan_outputs(cr_plan *p, const cr_graph *g, const cr_exec_env *env, cr_plan_mode mode)
+{
+    for (int i = 0; i < g->n_outputs; i++) {
+        int v = g->outputs[i];
+        if (p->storage[v] == CR_STORE_NONE)
+            return cr_error(CNNRUN_ERR_INVALID_MODEL, "graph output '%s' is never computed", g->values[v].name);
+        p->output_values[i] = v;
+        if (mode == CR_PLAN_FULL && !cr_layout_is_plain(&p->tensors[v]))
+            CR_TRY(value_in_layout(p, g, env, v, NULL, &p->output_values[i]));
+    }
+    return NULL;
+}
+
+static void count_weights(cr_plan *p)
+{
+    bool *seen = calloc((size_t)p->n_values + 1, sizeof *seen);
+    if (!seen) return;
+    for (int s = 0; s < p->n_steps; s++) {
+        const cr_op_ctx *ctx = &p->steps[s].ctx;
+        for (int k = 0; k < ctx->n_in; k++) {
+            if (!ctx->in[k]) continue;
+            int v = cr_plan_value_of(p, ctx->in[k]);
+            if (seen[v] || p->storage[v] != CR_STORE_CONST) continue;
+            seen[v] = true;
+            p->weight_bytes += cr_tensor_bytes(&p->tensors[v]);
+        }
+    }
+    free(seen);
+}
+
 cnnrun_status *cr_plan_build(const cnnrun_model *model, const cr_tensor *inputs,
                              const bool *value_keyed, const cr_exec_env *env, cr_plan_mode mode,
                              bool *needs_values, cr_plan **out)
@@ -291,143 +512,53 @@ cnnrun_status *cr_plan_build(const cnnrun_model *model, const cr_tensor *inputs,
         total_in += g->nodes[i].n_inputs;
         total_out += g->nodes[i].n_outputs;
     }
-    size_t nv = (size_t)g->n_values + 1;
-    p->n_values = g->n_values;
+    /* At most one reorder per node input and per graph output. */
+    int max_reorders = total_in + g->n_outputs;
+    size_t nv = (size_t)g->n_values + (size_t)max_reorders + 1;
+    p->n_values = p->n_graph_values = g->n_values;
+    p->value_capacity = (int)nv;
     p->n_inputs = g->n_inputs;
     p->input_shapes = calloc((size_t)g->n_inputs + 1, sizeof *p->input_shapes);
     p->tensors = calloc(nv, sizeof *p->tensors);
+    p->layouts = calloc(nv, sizeof *p->layouts);
     p->in_ptrs = calloc((size_t)total_in + 1, sizeof *p->in_ptrs);
     p->out_ptrs = calloc((size_t)total_out + 1, sizeof *p->out_ptrs);
+    p->reorder_ptrs = calloc(2 * (size_t)max_reorders + 1, sizeof *p->reorder_ptrs);
+    p->reorder_nodes = calloc((size_t)max_reorders + 1, sizeof *p->reorder_nodes);
+    p->output_values = calloc((size_t)g->n_outputs + 1, sizeof *p->output_values);
+    p->fused_into = malloc(((size_t)g->n_nodes + 1) * sizeof *p->fused_into);
     p->storage = calloc(nv, sizeof *p->storage);
     p->root = calloc(nv, sizeof *p->root);
     p->input_index = calloc(nv, sizeof *p->input_index);
     p->offset = calloc(nv, sizeof *p->offset);
     p->folded = calloc((size_t)total_out + (size_t)g->n_inputs + 1, sizeof *p->folded);
     p->node_folded = calloc((size_t)g->n_nodes + 1, sizeof *p->node_folded);
-    p->steps = calloc((size_t)g->n_nodes + 1, sizeof *p->steps);
+    p->steps = calloc((size_t)g->n_nodes + (size_t)max_reorders + 1, sizeof *p->steps);
     p->copies = calloc((size_t)g->n_outputs + 1, sizeof *p->copies);
     cnnrun_status *st = NULL;
-    if (!p->input_shapes || !p->tensors || !p->in_ptrs || !p->out_ptrs || !p->storage || !p->root ||
-        !p->input_index || !p->offset || !p->folded || !p->node_folded || !p->steps || !p->copies) {
+    if (!p->input_shapes || !p->tensors || !p->layouts || !p->in_ptrs || !p->out_ptrs ||
+        !p->reorder_ptrs || !p->reorder_nodes || !p->output_values || !p->fused_into || !p->storage ||
+        !p->root || !p->input_index || !p->offset || !p->folded || !p->node_folded || !p->steps ||
+        !p->copies) {
         st = oom("plan tables");
         goto fail;
     }
-    for (int v = 0; v < g->n_values; v++) {
-        p->root[v] = v;
-        if (g->values[v].constant) {
-            p->tensors[v] = *g->values[v].constant;
-            p->storage[v] = CR_STORE_CONST;
-        }
-    }
-    for (int i = 0; i < g->n_inputs; i++) {
-        int v = g->inputs[i];
-        p->input_shapes[i] = inputs[i];
-        p->input_shapes[i].data = NULL;
-        p->tensors[v] = p->input_shapes[i];
-        p->storage[v] = CR_STORE_INPUT;
-        p->input_index[v] = i;
-        if (!value_keyed || !value_keyed[i]) continue;
-        /* A value-keyed input: the plan keeps a copy of its values and treats it as a constant. */
-        cr_tensor *copy = cr_tensor_new(inputs[i].dtype, inputs[i].rank, inputs[i].dims, &st);
-        if (!copy) goto fail;
-        p->folded[p->n_folded++] = copy;
-        if (!inputs[i].data) {
-            st = cr_error(CNNRUN_ERR_INVALID_ARGUMENT,
-                          "input '%s' determines shapes in the model, so its values are needed to plan",
-                          g->values[v].name);
-            goto fail;
-        }
-        memcpy(copy->data, inputs[i].data, cr_tensor_bytes(copy));
-        p->input_shapes[i].data = copy->data;
-        p->tensors[v].data = copy->data;
-        p->storage[v] = CR_STORE_CONST;
-    }
+    for (int i = 0; i < g->n_nodes; i++) p->fused_into[i] = -1;
+    st = bind_inputs(p, g, inputs, value_keyed);
+    if (st) goto fail;
 
     int in_cursor = 0, out_cursor = 0;
-    for (int ni = 0; ni < g->n_nodes; ni++) {
-        const cr_node *n = &g->nodes[ni];
-        const cr_op *op = model->ops[ni];
-        cr_op_ctx ctx = {.node = n, .opset = g->opset, .n_in = n->n_inputs, .n_out = n->n_outputs,
-                         .in = &p->in_ptrs[in_cursor], .out = &p->out_ptrs[out_cursor], .env = env};
-        in_cursor += n->n_inputs;
-        out_cursor += n->n_outputs;
-        bool all_known = true;
-        for (int k = 0; k < n->n_inputs; k++) {
-            int v = n->inputs[k];
-            ctx.in[k] = v >= 0 ? &p->tensors[v] : NULL;
-            if (v >= 0 && p->storage[v] == CR_STORE_NONE) {
-                st = cr_error(CNNRUN_ERR_INTERNAL, "node '%s' (%s) reads '%s' before it is computed",
-                              n->name, n->op_type, g->values[v].name);
-                goto fail;
-            }
-            if (v >= 0 && p->storage[v] != CR_STORE_CONST) all_known = false;
-        }
-        for (int k = 0; k < n->n_outputs; k++) {
-            int v = n->outputs[k];
-            ctx.out[k] = v >= 0 ? &p->tensors[v] : NULL;
-            if (v >= 0) memset(&p->tensors[v], 0, sizeof p->tensors[v]);
-        }
-        st = op->infer(&ctx);
-        if (!st) st = check_inferred(n, &ctx, g);
-        if (st) {
-            find_needed_inputs(p, model, n, ctx.missing_values, needs_values);
-            goto fail;
-        }
-        bool fold = !(op->flags & CR_OP_NO_FOLD) && (all_known || (op->flags & CR_OP_SHAPE_ONLY));
-        if (fold) {
-            st = fold_node(p, ni, op, &ctx);
-            if (st) goto fail;
-            continue;
-        }
-        for (int k = 0; k < n->n_outputs; k++) {
-            int v = n->outputs[k];
-            if (v < 0) continue;
-            if (k == 0 && (op->flags & CR_OP_VIEW) && n->inputs[0] >= 0) {
-                int src = n->inputs[0];
-                p->storage[v] = CR_STORE_ALIAS;
-                p->root[v] = p->storage[src] == CR_STORE_ALIAS ? p->root[src] : src;
-            } else {
-                p->storage[v] = CR_STORE_ARENA;
-            }
-        }
-        if (mode == CR_PLAN_SHAPES_ONLY) continue;
-        if (op->prepare) {
-            st = op->prepare(&ctx);
-            if (st) {
-                if (op->destroy && ctx.state) op->destroy(ctx.state);
-                find_needed_inputs(p, model, n, ctx.missing_values, needs_values);
-                goto fail;
-            }
-        }
-        if (ctx.scratch_bytes > p->scratch_bytes) p->scratch_bytes = ctx.scratch_bytes;
-        p->steps[p->n_steps++] = (cr_step){.node = ni, .op = op, .ctx = ctx};
+    for (int ni = 0; ni < g->n_nodes && !st; ni++) {
+        cr_tensor **in_ptrs = &p->in_ptrs[in_cursor], **out_ptrs = &p->out_ptrs[out_cursor];
+        in_cursor += g->nodes[ni].n_inputs;
+        out_cursor += g->nodes[ni].n_outputs;
+        if (p->fused_into[ni] >= 0) continue; /* computed by an earlier step's kernel */
+        st = plan_node(p, model, ni, env, mode, in_ptrs, out_ptrs, needs_values);
     }
-    for (int i = 0; i < g->n_outputs; i++)
-        if (p->storage[g->outputs[i]] == CR_STORE_NONE) {
-            st = cr_error(CNNRUN_ERR_INVALID_MODEL, "graph output '%s' is never computed",
-                          g->values[g->outputs[i]].name);
-            goto fail;
-        }
-    if (mode == CR_PLAN_FULL) {
-        st = plan_memory(p, g);
-        if (st) goto fail;
-        /* Weights: the constants the steps read, each counted once. */
-        bool *seen = calloc(nv, sizeof *seen);
-        if (!seen) {
-            st = oom("weights");
-            goto fail;
-        }
-        for (int s = 0; s < p->n_steps; s++) {
-            const cr_node *n = &g->nodes[p->steps[s].node];
-            for (int k = 0; k < n->n_inputs; k++) {
-                int v = n->inputs[k];
-                if (v < 0 || seen[v] || p->storage[v] != CR_STORE_CONST) continue;
-                seen[v] = true;
-                p->weight_bytes += cr_tensor_bytes(&p->tensors[v]);
-            }
-        }
-        free(seen);
-    }
+    if (!st) st = plan_outputs(p, g, env, mode);
+    if (!st && mode == CR_PLAN_FULL) st = cr_plan_memory(p, model);
+    if (st) goto fail;
+    if (mode == CR_PLAN_FULL) count_weights(p);
     *out = p;
     return NULL;
 fail:

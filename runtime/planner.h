@@ -20,9 +20,9 @@ typedef enum cr_storage {
 } cr_storage;
 
 typedef struct cr_step {
-    int node;                 /* index in the graph */
+    int node;                 /* index in the graph; -1 for a layout reorder the planner added */
     const cr_op *op;
-    cr_op_ctx ctx;            /* in/out point into the plan's tensors */
+    cr_op_ctx ctx;            /* in/out (and sum_in) point into the plan's tensors */
 } cr_step;
 
 /* A copy at the end of a run, for a graph output whose bytes would otherwise be the caller's
@@ -37,11 +37,22 @@ typedef struct cr_plan {
      * their values (data points to the plan's copy; NULL for the others). */
     int n_inputs;
     cr_tensor *input_shapes;
-    int n_values;
-    cr_tensor *tensors;        /* every value: dtype, shape, and data (constants at plan time;
-                                  everything else is bound at run time) */
+    int n_values;              /* the graph's values, then the planner's own (copies of values
+                                  in another layout), up to value_capacity */
+    int n_graph_values;
+    int value_capacity;
+    cr_tensor *tensors;        /* every value: dtype, shape, layout, and data (constants at plan
+                                  time; everything else is bound at run time) */
+    cr_layout *layouts;        /* per value: what tensors[v].layout points to when the value's
+                                  own step chose a layout */
     cr_tensor **in_ptrs;       /* backing arrays for the steps' ctx.in / ctx.out */
     cr_tensor **out_ptrs;
+    cr_tensor **reorder_ptrs;  /* in and out of the planner's reorder steps, two per step */
+    cr_node *reorder_nodes;    /* their nodes (names like "to nhwc: x"), n_reorders of them */
+    int n_reorders;
+    int *output_values;        /* per graph output: the value delivered (a row-major copy when the
+                                  output is held in another layout) */
+    int *fused_into;           /* per node: the step whose kernel computes it as a post-op, or -1 */
     cr_storage *storage;
     int *root;                 /* CR_STORE_ALIAS: the value that owns the bytes */
     int *input_index;          /* CR_STORE_INPUT: which graph input */

@@ -193,7 +193,7 @@ static cnnrun_status *deliver_outputs(cnnrun_session *s, const cr_plan *p, cnnru
             return cr_error(CNNRUN_ERR_INVALID_ARGUMENT, "%zu outputs were requested but the model has %d",
                             n_outputs, g->n_outputs);
         }
-        int v = g->outputs[slot];
+        int v = p->output_values[slot];
         const cr_tensor *t = &p->tensors[v];
         size_t bytes = cr_tensor_bytes(t);
         cnnrun_tensor *o = &outputs[k];
@@ -206,7 +206,7 @@ static cnnrun_status *deliver_outputs(cnnrun_session *s, const cr_plan *p, cnnru
             if (o->nbytes < bytes)
                 return cr_error(CNNRUN_ERR_BUFFER_TOO_SMALL,
                                 "output '%s' needs %zu bytes but its buffer holds %zu",
-                                g->values[v].name, bytes, o->nbytes);
+                                g->values[g->outputs[slot]].name, bytes, o->nbytes);
             if (bytes) memcpy(o->data, src, bytes);
         } else {
             o->data = (void *)src;

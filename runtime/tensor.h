@@ -14,11 +14,16 @@
  * model and array files before anything is multiplied into an allocation. */
 #define CR_MAX_TENSOR_BYTES ((size_t)1 << 36) /* 64 GiB */
 
+struct cr_layout;
+
 typedef struct cr_tensor {
     cnnrun_dtype dtype;
     int rank;
     int64_t dims[CR_MAX_RANK];
     void *data; /* NULL while unbound (a planned activation before the run binds the arena) */
+    /* How the bytes are arranged (runtime/layout.h); NULL means dense row-major, which is all an
+     * op sees unless it is layout-aware. Owned by the plan. */
+    struct cr_layout *layout;
 } cr_tensor;
 
 /* Element count of a shape; false if a dim is negative or the product overflows int64. */

@@ -1,0 +1,38 @@
+/* Internals of plan building shared by planner.c (the walk over the nodes), plan_fusion.c
+ * (which nodes become post-ops of which kernel) and plan_memory.c (lifetimes and the arena). */
+#ifndef CR_PLAN_BUILD_H
+#define CR_PLAN_BUILD_H
+
+#include "planner.h"
+
+/* The value a tensor pointer of the plan belongs to. */
+static inline int cr_plan_value_of(const cr_plan *p, const cr_tensor *t)
+{
+    return (int)(t - p->tensors);
+}
+
+/* The value that owns v's bytes (v itself unless v is an alias). */
+static inline int cr_plan_root(const cr_plan *p, int v)
+{
+    return p->storage[v] == CR_STORE_ALIAS ? p->root[v] : v;
+}
+
+/* The nodes that follow node `node` and can run inside its kernel as oneDNN post-ops. */
+typedef struct cr_fusion {
+    int n_post;
+    cr_post_op post[CR_MAX_POST_OPS];
+    int sum_value;                      /* the addend of a CR_POST_SUM, or -1 */
+    int n_nodes;
+    int nodes[CR_MAX_POST_OPS + 1];     /* the fused nodes, in order (a swish is two) */
+    int last_value;                     /* the value the chain ends in (output 0 of the last node) */
+} cr_fusion;
+
+/* Finds what may be fused after node `node`, whose inputs and output 0 are planned in ctx (the
+ * op's flags say which post-op kinds it takes). f->n_nodes = 0 when nothing fuses. */
+void cr_plan_find_fusion(const cr_plan *p, const cnnrun_model *model, int node, const cr_op_ctx *ctx,
+                         cr_fusion *f);
+
+/* Lays out every arena value by lifetime and fills arena_bytes, offsets and copies. */
+cnnrun_status *cr_plan_memory(cr_plan *p, const cnnrun_model *model);
+
+#endif

@@ -8,7 +8,6 @@
 #include <float.h>
 #include <string.h>
 
-#include "float16.h"
 #include "op_util.h"
 
 /* Below this many window taps in all, an OpenMP team costs more than it saves. */
@@ -74,12 +73,17 @@ cnnrun_status *cr_max_pool_plain_init(const cr_op_ctx *ctx, const cr_window *w, 
 }
 
 /* The taps j in [*lo, *hi) of a window that starts at `start` (kernel k, dilation d) land inside
- * [0, in); the range is empty when the window lies wholly in the padding. */
+ * [0, in); the range is empty when the window lies wholly in the padding. Only windows that
+ * cross an edge divide: this runs once per output, and a 64-bit division costs more than the
+ * window's compares. */
 static inline void taps_inside(int64_t start, int64_t k, int64_t d, int64_t in, int64_t *lo, int64_t *hi)
 {
     *lo = start < 0 ? (-start + d - 1) / d : 0;
-    int64_t h = in - start <= 0 ? 0 : (in - start + d - 1) / d;
-    *hi = h < k ? h : k;
+    *hi = k;
+    if (start + (k - 1) * d >= in) {
+        int64_t h = in - start <= 0 ? 0 : (in - start + d - 1) / d;
+        *hi = h < k ? h : k;
+    }
 }
 
 /* The Indices value of the element at row-major offset `at` inside plane `plane`. */
@@ -94,16 +98,47 @@ static inline int64_t index_of(const cr_max_pool_plain *p, int64_t plane, int64_
     return plane * p->in_plane + in_plane_index;
 }
 
-/* v beats the best so far: strictly greater (so the first of equal maxima stays), or, for
- * floating point, the first NaN, which nothing beats afterwards. */
-#define BETTER_ORDERED(v, best) ((v) > (best))
-#define BETTER_FLOAT(v, best) ((v) > (best) || ((v) != (v) && (best) == (best)))
-#define LOAD_PLAIN(v) (v)
-#define LOAD_HALF(v) cr_half_to_float(v)
+/* Windows are scanned on integer keys that order the values as the dtype does, because integer
+ * compares become conditional moves while float compares stay branches (GCC keeps them under
+ * -ftrapping-math), and the mispredictions nearly doubled the time on random float data. A
+ * float's sign-magnitude bits become two's complement, so -0 and +0 tie as they compare equal;
+ * every NaN maps to one key above +inf, so the first NaN wins and nothing replaces it. float16
+ * needs no conversion to float this way. */
+static inline int32_t key_f32(float f)
+{
+    uint32_t b;
+    memcpy(&b, &f, sizeof b);
+    /* masks, not ?: (which GCC compiles to a branch on the sign) */
+    int32_t mag = (int32_t)(b & 0x7fffffffu);
+    int32_t neg = -(int32_t)(b >> 31), nan = -(int32_t)(mag > 0x7f800000);
+    int32_t key = (mag ^ neg) - neg;
+    return (key & ~nan) | (INT32_MAX & nan);
+}
 
-/* One kernel per dtype: T is the stored type, V the type compared (float for float16, whose
- * conversion is exact), LOWEST the output of a window with no input element. */
-#define MAX_POOL_KERNEL(NAME, T, V, LOAD, BETTER, LOWEST)                                          \
+static inline int64_t key_f64(double f)
+{
+    uint64_t b;
+    memcpy(&b, &f, sizeof b);
+    int64_t mag = (int64_t)(b & UINT64_C(0x7fffffffffffffff));
+    int64_t neg = -(int64_t)(b >> 63), nan = -(int64_t)(mag > INT64_C(0x7ff0000000000000));
+    int64_t key = (mag ^ neg) - neg;
+    return (key & ~nan) | (INT64_MAX & nan);
+}
+
+static inline int32_t key_f16(uint16_t h)
+{
+    int32_t mag = h & 0x7fff;
+    int32_t neg = -(int32_t)(h >> 15), nan = -(int32_t)(mag > 0x7c00);
+    int32_t key = (mag ^ neg) - neg;
+    return (key & ~nan) | (INT32_MAX & nan);
+}
+
+#define KEY_PLAIN(v) (v)
+
+/* One kernel per dtype: T is the stored type, K its key's type, LOWEST the output of a window
+ * with no input element. A key strictly greater than the best so far replaces it, so the first
+ * of equal maxima stays. */
+#define MAX_POOL_KERNEL(NAME, T, K, KEY, LOWEST)                                                   \
     static void NAME(const cr_max_pool_plain *p, const T *x, T *y, int64_t *indices)               \
     {                                                                                              \
         const int64_t rows = p->planes * p->out[0];                                                \
@@ -132,18 +167,17 @@ static inline int64_t index_of(const cr_max_pool_plain *p, int64_t plane, int64_
                     }                                                                              \
                     /* start from the first element in scan order; only a better one replaces it */ \
                     int64_t best_at = ((s0 + lo0 * d0) * in1 + s1 + lo1 * d1) * in2 + s2 + lo2 * d2; \
-                    V best = LOAD(xp[best_at]);                                                    \
+                    K best = KEY(xp[best_at]);                                                     \
                     for (int64_t j0 = lo0; j0 < hi0; j0++) {                                       \
                         const int64_t row0 = (s0 + j0 * d0) * in1;                                 \
                         for (int64_t j1 = lo1; j1 < hi1; j1++) {                                   \
                             const int64_t row = (row0 + s1 + j1 * d1) * in2 + s2;                  \
                             for (int64_t j2 = lo2; j2 < hi2; j2++) {                               \
                                 const int64_t at = row + j2 * d2;                                  \
-                                const V v = LOAD(xp[at]);                                          \
-                                if (BETTER(v, best)) {                                             \
-                                    best = v;                                                      \
-                                    best_at = at;                                                  \
-                                }                                                                  \
+                                const K v = KEY(xp[at]);                                           \
+                                const bool better = v > best;                                      \
+                                best = better ? v : best;                                          \
+                                best_at = better ? at : best_at;                                   \
                             }                                                                      \
                         }                                                                          \
                     }                                                                              \
@@ -154,11 +188,11 @@ static inline int64_t index_of(const cr_max_pool_plain *p, int64_t plane, int64_
         }                                                                                          \
     }
 
-MAX_POOL_KERNEL(max_pool_f32, float, float, LOAD_PLAIN, BETTER_FLOAT, -FLT_MAX)
-MAX_POOL_KERNEL(max_pool_f64, double, double, LOAD_PLAIN, BETTER_FLOAT, -DBL_MAX)
-MAX_POOL_KERNEL(max_pool_f16, uint16_t, float, LOAD_HALF, BETTER_FLOAT, 0xfbffu) /* -65504 */
-MAX_POOL_KERNEL(max_pool_i8, int8_t, int8_t, LOAD_PLAIN, BETTER_ORDERED, INT8_MIN)
-MAX_POOL_KERNEL(max_pool_u8, uint8_t, uint8_t, LOAD_PLAIN, BETTER_ORDERED, 0)
+MAX_POOL_KERNEL(max_pool_f32, float, int32_t, key_f32, -FLT_MAX)
+MAX_POOL_KERNEL(max_pool_f64, double, int64_t, key_f64, -DBL_MAX)
+MAX_POOL_KERNEL(max_pool_f16, uint16_t, int32_t, key_f16, 0xfbffu) /* -65504 */
+MAX_POOL_KERNEL(max_pool_i8, int8_t, int8_t, KEY_PLAIN, INT8_MIN)
+MAX_POOL_KERNEL(max_pool_u8, uint8_t, uint8_t, KEY_PLAIN, 0)
 
 void cr_max_pool_plain_run(const cr_max_pool_plain *p, const void *x, void *y, int64_t *indices)
 {

@@ -92,6 +92,13 @@ CNNRUN_API void cnnrun_status_free(cnnrun_status *status);
 
 /* ---------------------------------------------------------------------------------------------
  * Element types. The numbers are those of ONNX's TensorProto.DataType.
+ *
+ * float16 and bfloat16 elements are stored as their raw 16 bits (uint16_t). bfloat16 is the high
+ * half of a float32: widen it exactly with `(uint32_t)bits << 16`. NumPy has no bfloat16 dtype,
+ * so bfloat16 arrays travel as ONNX TensorProto (.pb) files only: cnnrun_npy_save refuses them
+ * (CNNRUN_ERR_UNSUPPORTED), and cnnrun_arrays_load never returns a bfloat16 array from a .npy or
+ * .npz file (the untyped 2-byte '<V2' that NumPy writes for ml_dtypes' bfloat16 is refused rather
+ * than guessed at). To save a bfloat16 output as .npy, Cast it to float32 in the model (exact).
  * ------------------------------------------------------------------------------------------- */
 
 typedef enum cnnrun_dtype {
@@ -108,7 +115,9 @@ typedef enum cnnrun_dtype {
     CNNRUN_FLOAT16 = 10,
     CNNRUN_FLOAT64 = 11,
     CNNRUN_UINT32 = 12,
-    CNNRUN_UINT64 = 13
+    CNNRUN_UINT64 = 13,
+    /* 14, 15 are ONNX's complex types, which cnnrun does not have. */
+    CNNRUN_BFLOAT16 = 16 /* raw 16 bits, as float16; see above */
 } cnnrun_dtype;
 
 /* "float32", "int64", ...; "undefined" for unknown values. */
@@ -148,8 +157,8 @@ typedef struct cnnrun_arrays cnnrun_arrays;
 
 /* Reads arrays from a file, chosen by its content:
  *   .npy (format versions 1, 2 and 3; little-endian float32, float64, float16, int8/16/32/64,
- *        uint8/16/32/64, bool; fortran_order arrays are transposed to C order) — one array named
- *        after the file stem;
+ *        uint8/16/32/64, bool; fortran_order arrays are transposed to C order; no bfloat16, see
+ *        the element types above) — one array named after the file stem;
  *   .npz (a zip of .npy members, stored or deflated) — one array per member, named without ".npy";
  *   an ONNX TensorProto (.pb, as in the ONNX test suite) — one array with the tensor's name.
  * Sizes are checked against the file before anything is allocated. */
@@ -161,7 +170,8 @@ CNNRUN_API const cnnrun_tensor *cnnrun_arrays_get(const cnnrun_arrays *arrays, s
 CNNRUN_API const cnnrun_tensor *cnnrun_arrays_find(const cnnrun_arrays *arrays, const char *name);
 CNNRUN_API void cnnrun_arrays_free(cnnrun_arrays *arrays);
 
-/* Writes one tensor as a .npy file (format version 1.0, or 2.0 if the header needs it). */
+/* Writes one tensor as a .npy file (format version 1.0, or 2.0 if the header needs it). A bfloat16
+ * (or string) tensor has no .npy form: CNNRUN_ERR_UNSUPPORTED, and no file is written. */
 CNNRUN_API cnnrun_status *cnnrun_npy_save(const char *path, const cnnrun_tensor *tensor);
 
 /* ---------------------------------------------------------------------------------------------

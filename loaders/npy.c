@@ -55,6 +55,14 @@ static bool descr_to_dtype(const char *descr, cnnrun_dtype *out)
     return false;
 }
 
+/* '|V2' and the like. NumPy has no bfloat16: ml_dtypes' bfloat16 arrays are saved as such untyped
+ * 2-byte records, which could hold anything, so they are refused with the way out rather than
+ * read as bfloat16. */
+static bool is_two_byte_record(const char *descr)
+{
+    return descr[0] && strchr("<>|=", descr[0]) && strcmp(descr + 1, "V2") == 0;
+}
+
 static const char *dtype_to_descr(cnnrun_dtype dtype)
 {
     for (size_t i = 0; i < N_NPY_TYPES; i++)
@@ -287,6 +295,12 @@ cnnrun_status *cr_npy_parse(const void *data, size_t size, const char *what, cnn
     npy_header h = {.rank = 0};
     CR_TRY(parse_header((const char *)b + prefix, header_len, what, &h));
     cnnrun_dtype dtype;
+    if (is_two_byte_record(h.descr))
+        return cr_error(CNNRUN_ERR_UNSUPPORTED,
+                        "%s: .npy dtype descr '%s' is an untyped 2-byte record (how NumPy saves "
+                        "ml_dtypes' bfloat16, whose type it cannot record); give bfloat16 data as an "
+                        "ONNX TensorProto .pb file, or as float32",
+                        what, h.descr);
     if (!descr_to_dtype(h.descr, &dtype))
         return cr_error(CNNRUN_ERR_UNSUPPORTED,
                         "%s: .npy dtype descr '%s' is not supported; supported (little-endian): %s",
@@ -367,6 +381,11 @@ cnnrun_status *cnnrun_npy_save(const char *path, const cnnrun_tensor *tensor)
         return cr_error(CNNRUN_ERR_INVALID_ARGUMENT, "cannot save '%s': rank %zu exceeds %d", path,
                         tensor->rank, CNNRUN_MAX_RANK);
     const char *descr = dtype_to_descr(tensor->dtype);
+    if (!descr && tensor->dtype == CNNRUN_BFLOAT16)
+        return cr_error(CNNRUN_ERR_UNSUPPORTED,
+                        "cannot save '%s': dtype bfloat16 has no .npy form (NumPy has no bfloat16 "
+                        "dtype); Cast the output to float32 in the model, which is exact",
+                        path);
     if (!descr)
         return cr_error(CNNRUN_ERR_UNSUPPORTED, "cannot save '%s': dtype %s has no .npy form here",
                         path, cnnrun_dtype_name(tensor->dtype));

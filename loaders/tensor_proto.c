@@ -34,6 +34,7 @@ static cnnrun_status *dtype_from_onnx(const Onnx__TensorProto *tp, cnnrun_dtype 
     case ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT: *out = CNNRUN_FLOAT32; return NULL;
     case ONNX__TENSOR_PROTO__DATA_TYPE__DOUBLE: *out = CNNRUN_FLOAT64; return NULL;
     case ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT16: *out = CNNRUN_FLOAT16; return NULL;
+    case ONNX__TENSOR_PROTO__DATA_TYPE__BFLOAT16: *out = CNNRUN_BFLOAT16; return NULL;
     case ONNX__TENSOR_PROTO__DATA_TYPE__INT8: *out = CNNRUN_INT8; return NULL;
     case ONNX__TENSOR_PROTO__DATA_TYPE__INT16: *out = CNNRUN_INT16; return NULL;
     case ONNX__TENSOR_PROTO__DATA_TYPE__INT32: *out = CNNRUN_INT32; return NULL;
@@ -46,8 +47,8 @@ static cnnrun_status *dtype_from_onnx(const Onnx__TensorProto *tp, cnnrun_dtype 
     default:
         return cr_error(CNNRUN_ERR_UNSUPPORTED,
                         "has data_type %d (%s), which cnnrun does not support; supported: FLOAT, "
-                        "DOUBLE, FLOAT16, INT8, INT16, INT32, INT64, UINT8, UINT16, UINT32, UINT64, "
-                        "BOOL",
+                        "DOUBLE, FLOAT16, BFLOAT16, INT8, INT16, INT32, INT64, UINT8, UINT16, "
+                        "UINT32, UINT64, BOOL",
                         (int)tp->data_type, onnx_type_name(tp->data_type));
     }
 }
@@ -190,7 +191,9 @@ static size_t typed_field_count(const Onnx__TensorProto *tp, cnnrun_dtype dtype,
     }
 }
 
-/* int32_data holds narrower types widened to int32; each value must fit the declared type. */
+/* int32_data holds narrower types widened to int32; each value must fit the declared type. The
+ * 16-bit floats are stored there as their bits (onnx.proto says so for float16; ONNX's
+ * helper.make_tensor does the same for bfloat16), so they take the uint16 range. */
 static cnnrun_status *narrow_int32_data(const Onnx__TensorProto *tp, cnnrun_dtype dtype, void *dst)
 {
     int64_t lo = INT32_MIN, hi = INT32_MAX;
@@ -198,7 +201,7 @@ static cnnrun_status *narrow_int32_data(const Onnx__TensorProto *tp, cnnrun_dtyp
     case CNNRUN_INT8: lo = INT8_MIN; hi = INT8_MAX; break;
     case CNNRUN_INT16: lo = INT16_MIN; hi = INT16_MAX; break;
     case CNNRUN_UINT8: lo = 0; hi = UINT8_MAX; break;
-    case CNNRUN_UINT16: case CNNRUN_FLOAT16: lo = 0; hi = UINT16_MAX; break; /* fp16 as raw bits */
+    case CNNRUN_UINT16: case CNNRUN_FLOAT16: case CNNRUN_BFLOAT16: lo = 0; hi = UINT16_MAX; break;
     default: break;
     }
     for (size_t i = 0; i < tp->n_int32_data; i++) {
@@ -212,7 +215,9 @@ static cnnrun_status *narrow_int32_data(const Onnx__TensorProto *tp, cnnrun_dtyp
         case CNNRUN_INT16: ((int16_t *)dst)[i] = (int16_t)v; break;
         case CNNRUN_INT32: ((int32_t *)dst)[i] = v; break;
         case CNNRUN_UINT8: ((uint8_t *)dst)[i] = (uint8_t)v; break;
-        case CNNRUN_UINT16: case CNNRUN_FLOAT16: ((uint16_t *)dst)[i] = (uint16_t)v; break;
+        case CNNRUN_UINT16: case CNNRUN_FLOAT16: case CNNRUN_BFLOAT16:
+            ((uint16_t *)dst)[i] = (uint16_t)v;
+            break;
         case CNNRUN_BOOL: ((uint8_t *)dst)[i] = v != 0; break;
         default: return cr_error(CNNRUN_ERR_INTERNAL, "int32_data cannot hold %s",
                                  cnnrun_dtype_name(dtype));

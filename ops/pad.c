@@ -162,7 +162,7 @@ static void constant_from_attr(cnnrun_dtype dtype, float v, unsigned char *out)
     case CNNRUN_UINT32: u.u32 = (uint32_t)v; break;
     case CNNRUN_INT64: u.i64 = (int64_t)v; break;
     case CNNRUN_UINT64: u.u64 = (uint64_t)v; break;
-    default: break; /* float16: refused in prepare unless the value is 0 */
+    default: break; /* float16, bfloat16: refused in prepare unless the value is 0 */
     }
     memcpy(out, &u, 8);
 }
@@ -177,8 +177,10 @@ static cnnrun_status *pad_prepare(cr_op_ctx *ctx)
     float value = 0.0f;
     if (ctx->opset < 11) {
         CR_TRY(cr_attr_float(ctx->node, "value", 0.0f, &value));
-        if (x->dtype == CNNRUN_FLOAT16 && value != 0.0f && mode == PAD_CONSTANT)
-            return cr_op_unsupported_attr(ctx, "value", "a non-zero constant for float16 data is not implemented");
+        bool sixteen_bit_float = x->dtype == CNNRUN_FLOAT16 || x->dtype == CNNRUN_BFLOAT16;
+        if (sixteen_bit_float && value != 0.0f && mode == PAD_CONSTANT)
+            return cr_op_unsupported_attr(ctx, "value",
+                                          "a non-zero constant for float16 or bfloat16 data is not implemented");
     }
     size_t table = 0;
     for (int d = 0; d < y->rank; d++) table += (size_t)y->dims[d];

@@ -186,7 +186,8 @@ cnnrun_status *cnnrun_session_summary(cnnrun_session *session, const cnnrun_tens
             const cr_value *v = n->inputs[k] >= 0 ? &g->values[n->inputs[k]] : NULL;
             if (v && v->is_weight && (v->constant->dtype == CNNRUN_FLOAT32 ||
                                       v->constant->dtype == CNNRUN_FLOAT64 ||
-                                      v->constant->dtype == CNNRUN_FLOAT16))
+                                      v->constant->dtype == CNNRUN_FLOAT16 ||
+                                      v->constant->dtype == CNNRUN_BFLOAT16))
                 row->params += cr_tensor_count(v->constant);
         }
         sum->total_params += row->params;

@@ -87,6 +87,7 @@ const char *cnnrun_dtype_name(cnnrun_dtype dtype)
     case CNNRUN_FLOAT64: return "float64";
     case CNNRUN_UINT32: return "uint32";
     case CNNRUN_UINT64: return "uint64";
+    case CNNRUN_BFLOAT16: return "bfloat16";
     default: return "undefined";
     }
 }
@@ -95,7 +96,7 @@ size_t cnnrun_dtype_size(cnnrun_dtype dtype)
 {
     switch (dtype) {
     case CNNRUN_UINT8: case CNNRUN_INT8: case CNNRUN_BOOL: return 1;
-    case CNNRUN_UINT16: case CNNRUN_INT16: case CNNRUN_FLOAT16: return 2;
+    case CNNRUN_UINT16: case CNNRUN_INT16: case CNNRUN_FLOAT16: case CNNRUN_BFLOAT16: return 2;
     case CNNRUN_FLOAT32: case CNNRUN_INT32: case CNNRUN_UINT32: return 4;
     case CNNRUN_INT64: case CNNRUN_FLOAT64: case CNNRUN_UINT64: return 8;
     default: return 0;

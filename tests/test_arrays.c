@@ -27,6 +27,7 @@ static const struct {
     {"int8", CNNRUN_INT8},       {"int16", CNNRUN_INT16},     {"int32", CNNRUN_INT32},
     {"int64", CNNRUN_INT64},     {"uint8", CNNRUN_UINT8},     {"uint16", CNNRUN_UINT16},
     {"uint32", CNNRUN_UINT32},   {"uint64", CNNRUN_UINT64},   {"bool", CNNRUN_BOOL},
+    {"bfloat16", CNNRUN_BFLOAT16},
 };
 #define N_DTYPES (sizeof dtype_names / sizeof dtype_names[0])
 
@@ -56,6 +57,15 @@ static uint16_t double_to_half_exact(double v)
     return 0x7e00; /* NaN: makes the comparison fail visibly */
 }
 
+/* bfloat16 → double: the bits are the high half of a float32. */
+static double bfloat16_to_double(uint16_t h)
+{
+    uint32_t bits = (uint32_t)h << 16;
+    float f;
+    memcpy(&f, &bits, sizeof f);
+    return f;
+}
+
 static double element(const cnnrun_tensor *t, size_t i)
 {
     const void *d = t->data;
@@ -63,6 +73,7 @@ static double element(const cnnrun_tensor *t, size_t i)
     case CNNRUN_FLOAT32: return ((const float *)d)[i];
     case CNNRUN_FLOAT64: return ((const double *)d)[i];
     case CNNRUN_FLOAT16: return half_to_double(((const uint16_t *)d)[i]);
+    case CNNRUN_BFLOAT16: return bfloat16_to_double(((const uint16_t *)d)[i]);
     case CNNRUN_INT8: return ((const int8_t *)d)[i];
     case CNNRUN_INT16: return ((const int16_t *)d)[i];
     case CNNRUN_INT32: return ((const int32_t *)d)[i];
@@ -365,6 +376,11 @@ static void test_writer(const char *dir)
     t.nbytes = sizeof x;
     t.dtype = CNNRUN_STRING;
     CHECK_ERR(cnnrun_npy_save(path, &t), CNNRUN_ERR_UNSUPPORTED, "dtype string");
+    t.dtype = CNNRUN_BFLOAT16; /* 6 elements of 2 bytes: x holds enough */
+    t.nbytes = 12;
+    CHECK_ERR(cnnrun_npy_save(path, &t), CNNRUN_ERR_UNSUPPORTED,
+              "dtype bfloat16 has no .npy form (NumPy has no bfloat16 dtype)");
+    t.nbytes = sizeof x;
     t.dtype = CNNRUN_FLOAT32;
     t.shape[1] = -3;
     CHECK_ERR(cnnrun_npy_save(path, &t), CNNRUN_ERR_INVALID_ARGUMENT, "shape [2, -3]");

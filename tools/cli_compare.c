@@ -16,6 +16,15 @@ static double half_to_double(uint16_t h)
     return sign ? -value : value;
 }
 
+/* bfloat16 is the high half of a float32 (cnnrun.h), so widening is exact. */
+static double bfloat16_to_double(uint16_t h)
+{
+    uint32_t bits = (uint32_t)h << 16;
+    float f;
+    memcpy(&f, &bits, sizeof f);
+    return f;
+}
+
 int cli_dtype_is_numeric(cnnrun_dtype dtype)
 {
     return dtype != CNNRUN_STRING && dtype != CNNRUN_DTYPE_UNDEFINED && cnnrun_dtype_size(dtype) > 0;
@@ -32,6 +41,7 @@ double cli_tensor_value(const cnnrun_tensor *tensor, size_t index)
     case CNNRUN_FLOAT32: { float v; memcpy(&v, p, sizeof v); return v; }
     case CNNRUN_FLOAT64: { double v; memcpy(&v, p, sizeof v); return v; }
     case CNNRUN_FLOAT16: { uint16_t v; memcpy(&v, p, sizeof v); return half_to_double(v); }
+    case CNNRUN_BFLOAT16: { uint16_t v; memcpy(&v, p, sizeof v); return bfloat16_to_double(v); }
     case CNNRUN_UINT8: return *p;
     case CNNRUN_BOOL: return *p != 0;
     case CNNRUN_INT8: { int8_t v; memcpy(&v, p, sizeof v); return v; }

@@ -102,7 +102,8 @@ static void format_count(char *buf, size_t size, int64_t count)
 
 static int is_float(cnnrun_dtype dtype)
 {
-    return dtype == CNNRUN_FLOAT32 || dtype == CNNRUN_FLOAT64 || dtype == CNNRUN_FLOAT16;
+    return dtype == CNNRUN_FLOAT32 || dtype == CNNRUN_FLOAT64 || dtype == CNNRUN_FLOAT16 ||
+           dtype == CNNRUN_BFLOAT16;
 }
 
 /* A 1-D or [1, K] float output with 2..1000 elements reads as one score per class. */

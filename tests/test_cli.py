@@ -122,23 +122,32 @@ def pb_field(number, value):
     return pb_varint(number << 3 | 2) + pb_varint(len(value)) + value
 
 
-def onnx_value_info(name, dims):
+FLOAT, BFLOAT16 = 1, 16  # TensorProto.DataType
+
+
+def onnx_value_info(name, dims, elem_type=FLOAT):
     dim_msgs = b"".join(pb_field(1, pb_field(1, d) if isinstance(d, int) else pb_field(2, d)) for d in dims)
-    tensor_type = pb_field(1, 1) + pb_field(2, dim_msgs)  # elem_type FLOAT, shape
+    tensor_type = pb_field(1, elem_type) + pb_field(2, dim_msgs)  # elem_type, shape
     return pb_field(1, name) + pb_field(2, pb_field(1, tensor_type))
 
 
-def onnx_node(op, inputs, output, name):
+def onnx_int_attribute(name, value):
+    return pb_field(1, name) + pb_field(3, value) + pb_field(20, 2)  # type INT
+
+
+def onnx_node(op, inputs, output, name, attributes=()):
     if isinstance(inputs, str):
         inputs = [inputs]
-    return b"".join(pb_field(1, i) for i in inputs) + pb_field(2, output) + pb_field(3, name) + pb_field(4, op)
+    return (b"".join(pb_field(1, i) for i in inputs) + pb_field(2, output) + pb_field(3, name) + pb_field(4, op)
+            + b"".join(pb_field(5, a) for a in attributes))
 
 
 def onnx_model(nodes, inputs, outputs):
+    """nodes: (op, inputs, output, name[, attributes]); inputs, outputs: (name, dims[, elem_type])."""
     graph = b"".join(pb_field(1, onnx_node(*node)) for node in nodes)
     graph += pb_field(2, "cli_test")
-    graph += b"".join(pb_field(11, onnx_value_info(n, d)) for n, d in inputs)
-    graph += b"".join(pb_field(12, onnx_value_info(n, d)) for n, d in outputs)
+    graph += b"".join(pb_field(11, onnx_value_info(*v)) for v in inputs)
+    graph += b"".join(pb_field(12, onnx_value_info(*v)) for v in outputs)
     opset = pb_field(1, "") + pb_field(2, 13)
     return pb_field(1, 8) + pb_field(7, graph) + pb_field(8, opset)
 
@@ -147,6 +156,20 @@ def tensor_proto(name, shape, values):
     """An ONNX TensorProto .pb of float32 values (dims, data_type FLOAT, name, raw_data)."""
     dims = b"".join(pb_field(1, d) for d in shape)
     return dims + pb_field(2, 1) + pb_field(8, name) + pb_field(9, struct.pack("<%df" % len(values), *values))
+
+
+def bfloat16_tensor_proto(name, shape, bits):
+    """A TensorProto .pb of bfloat16 values given as their 16-bit patterns (raw_data)."""
+    dims = b"".join(pb_field(1, d) for d in shape)
+    return dims + pb_field(2, BFLOAT16) + pb_field(8, name) + pb_field(9, struct.pack("<%dH" % len(bits), *bits))
+
+
+def float_bits(value):
+    return struct.unpack("<I", struct.pack("<f", value))[0]
+
+
+def bits_float(bits):
+    return struct.unpack("<f", struct.pack("<I", bits))[0]
 
 
 # --- Running the programs ---------------------------------------------------------------------------
@@ -372,6 +395,42 @@ def run_tests(tmp):
           show(rc, out, err))
     check_error("two inputs, one file: names the input without data", run([path("sub.onnx"), path("a.npy")]),
                 "'b'", "--input b=")
+
+    # bfloat16 outputs and inputs: printed and compared as numbers, refused by -o .npy (NumPy has
+    # no bfloat16). The expected bits are the float32 bits' high halves (cnnrun truncates, as the
+    # ONNX 1.12 test suite does): 0.1 = 0x3dcccccd gives 0x3dcc = 0.099609375.
+    with open(path("to_bf16.onnx"), "wb") as f:
+        f.write(onnx_model([("Cast", "x", "h", "to_bf16", [onnx_int_attribute("to", BFLOAT16)])],
+                           [("x", [4])], [("h", [4], BFLOAT16)]))
+    xs = [1.0, -2.5, 0.1, 1000.7]
+    bf_bits = [float_bits(v) >> 16 for v in xs]
+    bf_text = ", ".join("%.6g" % bits_float(b << 16) for b in bf_bits)
+    npy_save(path("bf_x.npy"), "<f4", (4,), xs)
+    rc, out, err = run([path("to_bf16.onnx"), path("bf_x.npy")])
+    check("a bfloat16 output prints its dtype and values", rc == 0 and ("h: bfloat16 [4]\n  [%s]\n" % bf_text) in out,
+          show(rc, out, err) + "\nexpected values: " + bf_text)
+    with open(path("bf_ref.pb"), "wb") as f:
+        f.write(bfloat16_tensor_proto("h", [4], bf_bits))
+    rc, out, err = run([path("to_bf16.onnx"), path("bf_x.npy"), "--expect", path("bf_ref.pb")])
+    check("a bfloat16 reference (.pb) matches exactly", rc == 0 and "h: PASS  max abs err 0," in out,
+          show(rc, out, err))
+    with open(path("bf_wrong.pb"), "wb") as f:
+        f.write(bfloat16_tensor_proto("h", [4], bf_bits[:3] + [bf_bits[3] + 1]))
+    rc, out, err = run([path("to_bf16.onnx"), path("bf_x.npy"), "--expect", path("bf_wrong.pb")])
+    check("a bfloat16 reference one unit off fails at its index", rc == 1 and re.search(r"h: FAIL .*worst at \[3\]", out)
+          is not None, show(rc, out, err))
+    check_error("-o out.npy of a bfloat16 output is an error that says why and how",
+                run([path("to_bf16.onnx"), path("bf_x.npy"), "-o", path("bf_out.npy")]),
+                "bfloat16 has no .npy form", "Cast the output to float32")
+    check("the refused bfloat16 .npy was not written", not os.path.exists(path("bf_out.npy")))
+    with open(path("from_bf16.onnx"), "wb") as f:
+        f.write(onnx_model([("Cast", "h", "y", "to_float", [onnx_int_attribute("to", FLOAT)])],
+                           [("h", [4], BFLOAT16)], [("y", [4])]))
+    rc, out, err = run([path("from_bf16.onnx"), path("bf_ref.pb")])
+    check("a bfloat16 input from a .pb widens exactly to float32",
+          rc == 0 and ("y: float32 [4]\n  [%s]\n" % bf_text) in out, show(rc, out, err))
+    check_error("a float32 .npy for a bfloat16 input is a dtype mismatch naming both",
+                run([path("from_bf16.onnx"), path("bf_x.npy")]), "'h'", "bfloat16 [4]", "float32 [4]")
 
     # --summary: symbolic without inputs (no run), numeric with inputs (and a run).
     rc, out, err = run([MODEL, "--summary"])

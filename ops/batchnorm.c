@@ -1,10 +1,18 @@
-/* BatchNormalization, inference form, float32: y = (x - mean) / sqrt(var + epsilon) * scale + B
- * per channel (axis 1), computed as y = x * a[c] + b[c] with a = scale / sqrt(var + epsilon) and
- * b = B - mean * a. With constant parameters (the usual case) a and b are computed once in
- * prepare; otherwise run recomputes them into the state's buffers.
+/* BatchNormalization, float32: y = (x - mean) / sqrt(var + epsilon) * scale + B per channel
+ * (axis 1).
  *
- * The planner normally folds a BatchNormalization that follows a Conv or Gemm into the weights;
- * this kernel serves the others and constant folding. Training mode is refused. */
+ * Inference form (the usual case): mean and var are the inputs, and y is computed as
+ * y = x * a[c] + b[c] with a = scale / sqrt(var + epsilon) and b = B - mean * a. With constant
+ * parameters a and b are computed once in prepare; otherwise run recomputes them into the state's
+ * buffers.
+ *
+ * training_mode = 1 (opsets 14-15): mean and var are the batch's own, over N and the spatial dims
+ * (the population variance, divided by the count, not count - 1), and the optional outputs are
+ * running_mean = input_mean * momentum + mean * (1 - momentum), and the same for var. It is
+ * deterministic, so an inference runtime can compute it; see batchnorm_run_training.
+ *
+ * Folding a BatchNormalization into a preceding Conv or Gemm is only valid in inference form: a
+ * training-mode node's statistics come from the data. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,7 +26,9 @@ typedef struct batchnorm_state {
     float epsilon;
     bool params_constant;
     int threads;
-    float *a, *b; /* per-channel scale and shift, channels each (one allocation) */
+    float *a, *b; /* inference form: per-channel scale and shift, channels each (one allocation) */
+    bool training;  /* training_mode = 1: statistics from the batch; a and b are not used */
+    float momentum; /* training_mode = 1: weight of the input statistics in the running ones */
 } batchnorm_state;
 
 static int op_threads(const cr_op_ctx *ctx)
@@ -28,27 +38,45 @@ static int op_threads(const cr_op_ctx *ctx)
 
 static const char *const param_names[] = {"scale", "B", "mean", "var"};
 
-static cnnrun_status *batchnorm_check_attrs(const cr_op_ctx *ctx)
+static const char *const running_names[] = {"running_mean", "running_var"};
+
+/* training_mode exists from opset 14; any nonzero value means true. */
+static cnnrun_status *batchnorm_training_mode(const cr_op_ctx *ctx, bool *training)
 {
-    if (ctx->opset >= 14) {
-        int64_t training;
-        CR_TRY(cr_attr_int(ctx->node, "training_mode", 0, &training));
-        if (training)
-            return cr_op_unsupported_attr(ctx, "training_mode",
-                                          "training_mode = 1 updates running statistics; cnnrun runs inference only");
-    }
+    int64_t mode = 0;
+    if (ctx->opset >= 14) CR_TRY(cr_attr_int(ctx->node, "training_mode", 0, &mode));
+    *training = mode != 0;
+    return NULL;
+}
+
+static cnnrun_status *batchnorm_check_attrs(const cr_op_ctx *ctx, bool *training)
+{
+    CR_TRY(batchnorm_training_mode(ctx, training));
     if (ctx->opset < 9) {
         int64_t spatial;
         CR_TRY(cr_attr_int(ctx->node, "spatial", 1, &spatial));
         if (!spatial)
             return cr_op_unsupported_attr(ctx, "spatial", "spatial = 0 (per-element statistics) is not implemented");
     }
-    /* Opsets before 14 declare optional outputs for the training statistics; an inference graph
-     * must not consume them. */
-    for (int i = 1; i < ctx->n_out; i++)
-        if (ctx->out[i])
-            return cr_op_error(ctx, CNNRUN_ERR_UNSUPPORTED,
-                               "output %d (a training statistic) is used; only the inference form is supported", i);
+    if (*training) {
+        if (ctx->n_out > 3)
+            return cr_op_error(ctx, CNNRUN_ERR_INVALID_MODEL,
+                               "has %d outputs; training_mode = 1 defines Y, running_mean and running_var",
+                               ctx->n_out);
+        return NULL;
+    }
+    for (int i = 1; i < ctx->n_out; i++) {
+        if (!ctx->out[i]) continue;
+        /* Opsets 14-15 define the statistics outputs only in training mode. Earlier opsets declare
+         * optional training statistics (saved mean and variance among them) that an inference
+         * graph must not consume. */
+        if (ctx->opset >= 14)
+            return cr_op_error(ctx, CNNRUN_ERR_INVALID_MODEL,
+                               "output %d (%s) is used, but with training_mode = 0 only Y is defined", i,
+                               i <= 2 ? running_names[i - 1] : "beyond the 3 outputs");
+        return cr_op_error(ctx, CNNRUN_ERR_UNSUPPORTED,
+                           "output %d (a training statistic) is used; only the inference form is supported", i);
+    }
     return NULL;
 }
 
@@ -56,9 +84,10 @@ static cnnrun_status *batchnorm_infer(cr_op_ctx *ctx)
 {
     static const cnnrun_dtype floats[] = {CNNRUN_FLOAT32, 0};
     CR_TRY(cr_op_check_inputs(ctx, 5, 5));
-    /* Here rather than in prepare: a training-mode node also has statistics outputs that infer
-     * could not describe, and the refusal should be the error the user sees. */
-    CR_TRY(batchnorm_check_attrs(ctx));
+    /* Here rather than in prepare: whether the statistics outputs exist depends on the mode, and a
+     * refused attribute should be the error the user sees. */
+    bool training;
+    CR_TRY(batchnorm_check_attrs(ctx, &training));
     CR_TRY(cr_op_check_dtype(ctx, 0, floats));
     const cr_tensor *x = ctx->in[0];
     if (x->rank < 2) {
@@ -79,6 +108,9 @@ static cnnrun_status *batchnorm_infer(cr_op_ctx *ctx)
         }
     }
     cr_set_output(ctx, 0, x->dtype, x->rank, x->dims);
+    if (training)
+        for (int i = 1; i < ctx->n_out && i <= 2; i++)
+            if (ctx->out[i]) cr_set_output(ctx, i, ctx->in[i + 2]->dtype, 1, &x->dims[1]);
     return NULL;
 }
 
@@ -106,6 +138,8 @@ static cnnrun_status *batchnorm_prepare(cr_op_ctx *ctx)
     batchnorm_state *s = calloc(1, sizeof *s);
     if (!s) return cr_op_error(ctx, CNNRUN_ERR_OUT_OF_MEMORY, "out of memory for the op state");
     cnnrun_status *st = cr_attr_float(ctx->node, "epsilon", 1e-5f, &s->epsilon);
+    if (!st) st = batchnorm_training_mode(ctx, &s->training);
+    if (!st && s->training) st = cr_attr_float(ctx->node, "momentum", 0.9f, &s->momentum);
     if (st) {
         free(s);
         return st;
@@ -115,6 +149,10 @@ static cnnrun_status *batchnorm_prepare(cr_op_ctx *ctx)
     s->spatial = 1;
     for (int i = 2; i < x->rank; i++) s->spatial *= x->dims[i];
     s->threads = op_threads(ctx);
+    if (s->training) { /* run computes everything from the batch */
+        ctx->state = s;
+        return NULL;
+    }
     size_t c = (size_t)s->channels;
     s->a = malloc(2 * (c ? c : 1) * sizeof(float));
     if (!s->a) {
@@ -130,9 +168,77 @@ static cnnrun_status *batchnorm_prepare(cr_op_ctx *ctx)
     return NULL;
 }
 
+/* Mean and population variance of channel c over the batch and the spatial dims. The sums are in
+ * double, as normalization.c's are (a channel spans N x H x W values), and the variance is a
+ * second pass over (x - mean)², which keeps its digits when the mean is large next to the
+ * spread. An empty channel has no statistics: NaN, as NumPy's mean of nothing. */
+static void channel_moments(const batchnorm_state *s, const float *x, int64_t c, double *mean_out,
+                            double *var_out)
+{
+    const int64_t n = s->spatial;
+    const double count = (double)s->batch * (double)n;
+    if (count == 0) {
+        *mean_out = *var_out = NAN;
+        return;
+    }
+    double sum = 0.0;
+    for (int64_t b = 0; b < s->batch; b++) {
+        const float *xp = x + (b * s->channels + c) * n;
+        #pragma omp simd reduction(+ : sum)
+        for (int64_t i = 0; i < n; i++) sum += xp[i];
+    }
+    const double mean = sum / count;
+    double sq = 0.0;
+    for (int64_t b = 0; b < s->batch; b++) {
+        const float *xp = x + (b * s->channels + c) * n;
+        #pragma omp simd reduction(+ : sq)
+        for (int64_t i = 0; i < n; i++) {
+            const double d = (double)xp[i] - mean;
+            sq += d * d;
+        }
+    }
+    *mean_out = mean;
+    *var_out = sq / count;
+}
+
+/* training_mode = 1: one channel per iteration (statistics, then its Y, then its running
+ * statistics), so channels are independent and need no buffer. Y is (x - mean) * a + B rather
+ * than the inference form's folded x * a + (B - mean * a): the batch mean sits in the middle of
+ * the data, and the folded form would cancel two large terms when the mean is large next to the
+ * spread. */
+static cnnrun_status *batchnorm_run_training(cr_op_ctx *ctx)
+{
+    const batchnorm_state *s = ctx->state;
+    const float *x = ctx->in[0]->data, *scale = ctx->in[1]->data, *bias = ctx->in[2]->data;
+    const float *input_mean = ctx->in[3]->data, *input_var = ctx->in[4]->data;
+    float *y = ctx->out[0]->data;
+    float *running_mean = ctx->n_out > 1 && ctx->out[1] ? ctx->out[1]->data : NULL;
+    float *running_var = ctx->n_out > 2 && ctx->out[2] ? ctx->out[2]->data : NULL;
+    const int64_t channels = s->channels, n = s->spatial;
+    const double momentum = s->momentum;
+    const bool parallel = channels > 1 && s->batch * channels * n >= BN_PARALLEL_MIN;
+    #pragma omp parallel for num_threads(s->threads) if (parallel)
+    for (int64_t c = 0; c < channels; c++) {
+        double mean, var;
+        channel_moments(s, x, c, &mean, &var);
+        const float mean_f = (float)mean, bc = bias[c];
+        const float a = (float)((double)scale[c] / sqrt(var + (double)s->epsilon));
+        for (int64_t b = 0; b < s->batch; b++) {
+            const float *xp = x + (b * channels + c) * n;
+            float *yp = y + (b * channels + c) * n;
+            #pragma omp simd
+            for (int64_t i = 0; i < n; i++) yp[i] = (xp[i] - mean_f) * a + bc;
+        }
+        if (running_mean) running_mean[c] = (float)(input_mean[c] * momentum + mean * (1.0 - momentum));
+        if (running_var) running_var[c] = (float)(input_var[c] * momentum + var * (1.0 - momentum));
+    }
+    return NULL;
+}
+
 static cnnrun_status *batchnorm_run(cr_op_ctx *ctx)
 {
     batchnorm_state *s = ctx->state;
+    if (s->training) return batchnorm_run_training(ctx);
     if (!s->params_constant)
         compute_affine(s, ctx->in[1]->data, ctx->in[2]->data, ctx->in[3]->data, ctx->in[4]->data);
     const float *x = ctx->in[0]->data;
@@ -152,7 +258,8 @@ static cnnrun_status *batchnorm_run(cr_op_ctx *ctx)
 }
 
 /* 1-5 carry legacy attributes (is_test, spatial, consumed_inputs), 9 drops spatial, 14 adds
- * training_mode, 15 lets scale/B differ in dtype from the statistics (float32 only here). */
+ * training_mode (and makes the outputs Y, running_mean, running_var), 15 lets scale/B differ in
+ * dtype from the statistics (float32 only here). */
 static const cr_op op_batchnorm = {"BatchNormalization", "", 1, 21, 0, batchnorm_infer, batchnorm_prepare,
                                    batchnorm_run, batchnorm_destroy};
 

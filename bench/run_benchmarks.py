@@ -72,7 +72,7 @@ def parse_args():
     p.add_argument("--batches", nargs="+", type=int, default=[1, 8], metavar="N")
     p.add_argument("--seq-len", type=int, default=50, metavar="T",
                    help="time steps of the sequence models (default 50)")
-    p.add_argument("--rounds", type=int, default=3, metavar="R")
+    p.add_argument("--rounds", type=int, default=5, metavar="R")
     p.add_argument("--runs", type=int, default=10, metavar="N", help="timed runs per process")
     p.add_argument("--warmup", type=int, default=2, metavar="W",
                    help="warm-up runs per process, the first (timed apart) included")

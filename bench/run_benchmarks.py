@@ -2,7 +2,8 @@
 """cnnrun against ONNX Runtime's CPU provider on the model zoo; writes BENCHMARKS.md.
 
     /usr/bin/python3 bench/run_benchmarks.py [--build DIR] [--models NAME...] [--batches N...]
-        [--seq-len T] [--rounds R] [--runs N] [--warmup W] [--max-seconds S] [--out FILE]
+        [--seq-len T] [--rounds R] [--runs N] [--warmup W] [--max-seconds S] [--threads N]
+        [--wait-quiet S] [--out FILE] [--note TEXT]
 
 Every model and batch is measured in R rounds; each round runs one cnnrun process
 (DIR/cnnrun_bench) and one ONNX Runtime process (bench/ort_bench.js on onnxruntime-node), taking

@@ -260,7 +260,15 @@ static cnnrun_status *batchnorm_run(cr_op_ctx *ctx)
 /* 1-5 carry legacy attributes (is_test, spatial, consumed_inputs), 9 drops spatial, 14 adds
  * training_mode (and makes the outputs Y, running_mean, running_var), 15 lets scale/B differ in
  * dtype from the statistics (float32 only here). */
-static const cr_op op_batchnorm = {"BatchNormalization", "", 1, 21, 0, batchnorm_infer, batchnorm_prepare,
-                                   batchnorm_run, batchnorm_destroy};
+static const cr_op op_batchnorm = {
+    .op_type = "BatchNormalization",
+    .domain = "",
+    .opset_min = 1,
+    .opset_max = 21,
+    .infer = batchnorm_infer,
+    .prepare = batchnorm_prepare,
+    .run = batchnorm_run,
+    .destroy = batchnorm_destroy,
+};
 
 const cr_op *const cr_ops_batchnorm[] = {&op_batchnorm, NULL};

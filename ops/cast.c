@@ -282,7 +282,21 @@ static cnnrun_status *cast_run(cr_op_ctx *ctx)
 
 /* Cast: 1-5 name the target with a string, 6 switches to the enum, 9/13 add string (refused) and
  * bfloat16, 19 adds saturate, which only float8 targets read. */
-static const cr_op op_cast = {"Cast", "", 1, 21, 0, cast_infer, NULL, cast_run, NULL};
-static const cr_op op_cast_like = {"CastLike", "", 15, 21, 0, cast_like_infer, NULL, cast_run, NULL};
+static const cr_op op_cast = {
+    .op_type = "Cast",
+    .domain = "",
+    .opset_min = 1,
+    .opset_max = 21,
+    .infer = cast_infer,
+    .run = cast_run,
+};
+static const cr_op op_cast_like = {
+    .op_type = "CastLike",
+    .domain = "",
+    .opset_min = 15,
+    .opset_max = 21,
+    .infer = cast_like_infer,
+    .run = cast_run,
+};
 
 const cr_op *const cr_ops_cast[] = {&op_cast, &op_cast_like, NULL};

@@ -258,7 +258,16 @@ static cnnrun_status *not_run(cr_op_ctx *ctx)
 /* Opsets: Equal/Less/Greater 1 (legacy broadcast), 7 (NumPy broadcasting), then 9/11/13 only
  * widen the dtypes; LessOrEqual/GreaterOrEqual from 12; And/Or/Xor 1 and 7; Not 1. */
 #define CMP_OP(var, name, min)                                                                     \
-    static const cr_op var = {name, "", min, 21, 0, cmp_infer, cmp_prepare, cmp_run, cmp_destroy};
+    static const cr_op var = { \
+        .op_type = name, \
+        .domain = "", \
+        .opset_min = min, \
+        .opset_max = 21, \
+        .infer = cmp_infer, \
+        .prepare = cmp_prepare, \
+        .run = cmp_run, \
+        .destroy = cmp_destroy, \
+    };
 CMP_OP(op_equal, "Equal", 1)
 CMP_OP(op_less, "Less", 1)
 CMP_OP(op_greater, "Greater", 1)
@@ -267,7 +276,14 @@ CMP_OP(op_greater_equal, "GreaterOrEqual", 12)
 CMP_OP(op_and, "And", 1)
 CMP_OP(op_or, "Or", 1)
 CMP_OP(op_xor, "Xor", 1)
-static const cr_op op_not = {"Not", "", 1, 21, 0, not_infer, NULL, not_run, NULL};
+static const cr_op op_not = {
+    .op_type = "Not",
+    .domain = "",
+    .opset_min = 1,
+    .opset_max = 21,
+    .infer = not_infer,
+    .run = not_run,
+};
 
 const cr_op *const cr_ops_compare[] = {&op_equal, &op_less,  &op_greater, &op_less_equal, &op_greater_equal,
                                        &op_and,   &op_or,    &op_xor,     &op_not,        NULL};

@@ -181,9 +181,25 @@ static void free_state(void *state)
 
 /* DepthToSpace: DCR only in opsets 1-10, 'mode' from 11. SpaceToDepth: unchanged from opset 1
  * (13 adds dtypes). */
-static const cr_op op_depth_to_space = {"DepthToSpace", "", 1, 21, 0, depth_to_space_infer,
-                                        depth_to_space_prepare, depth_space_run, free_state};
-static const cr_op op_space_to_depth = {"SpaceToDepth", "", 1, 21, 0, space_to_depth_infer,
-                                        space_to_depth_prepare, depth_space_run, free_state};
+static const cr_op op_depth_to_space = {
+    .op_type = "DepthToSpace",
+    .domain = "",
+    .opset_min = 1,
+    .opset_max = 21,
+    .infer = depth_to_space_infer,
+    .prepare = depth_to_space_prepare,
+    .run = depth_space_run,
+    .destroy = free_state,
+};
+static const cr_op op_space_to_depth = {
+    .op_type = "SpaceToDepth",
+    .domain = "",
+    .opset_min = 1,
+    .opset_max = 21,
+    .infer = space_to_depth_infer,
+    .prepare = space_to_depth_prepare,
+    .run = depth_space_run,
+    .destroy = free_state,
+};
 
 const cr_op *const cr_ops_depth_space[] = {&op_depth_to_space, &op_space_to_depth, NULL};

@@ -564,6 +564,15 @@ static void einsum_destroy(void *state)
 }
 
 /* Einsum appeared in opset 12; later versions only add dtypes. */
-static const cr_op op_einsum = {"Einsum", "", 12, 21, 0, einsum_infer, einsum_prepare, einsum_run, einsum_destroy};
+static const cr_op op_einsum = {
+    .op_type = "Einsum",
+    .domain = "",
+    .opset_min = 12,
+    .opset_max = 21,
+    .infer = einsum_infer,
+    .prepare = einsum_prepare,
+    .run = einsum_run,
+    .destroy = einsum_destroy,
+};
 
 const cr_op *const cr_ops_einsum[] = {&op_einsum, NULL};

@@ -264,7 +264,25 @@ static void free_state(void *state)
 
 /* Expand: opset 8 on (13 adds dtypes). Tile: repeats input from opset 6 (opset 1 took tiles and
  * axis inputs instead). */
-static const cr_op op_expand = {"Expand", "", 8, 21, 0, expand_infer, expand_prepare, expand_run, free_state};
-static const cr_op op_tile = {"Tile", "", 6, 21, 0, tile_infer, tile_prepare, tile_run, free_state};
+static const cr_op op_expand = {
+    .op_type = "Expand",
+    .domain = "",
+    .opset_min = 8,
+    .opset_max = 21,
+    .infer = expand_infer,
+    .prepare = expand_prepare,
+    .run = expand_run,
+    .destroy = free_state,
+};
+static const cr_op op_tile = {
+    .op_type = "Tile",
+    .domain = "",
+    .opset_min = 6,
+    .opset_max = 21,
+    .infer = tile_infer,
+    .prepare = tile_prepare,
+    .run = tile_run,
+    .destroy = free_state,
+};
 
 const cr_op *const cr_ops_expand[] = {&op_expand, &op_tile, NULL};

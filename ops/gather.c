@@ -160,6 +160,15 @@ static void gather_destroy(void *state)
 
 /* Negative indices are defined from opset 11; accepting them earlier is harmless. 13+ adds
  * dtypes only. */
-static const cr_op op_gather = {"Gather", "", 1, 21, 0, gather_infer, gather_prepare, gather_run, gather_destroy};
+static const cr_op op_gather = {
+    .op_type = "Gather",
+    .domain = "",
+    .opset_min = 1,
+    .opset_max = 21,
+    .infer = gather_infer,
+    .prepare = gather_prepare,
+    .run = gather_run,
+    .destroy = gather_destroy,
+};
 
 const cr_op *const cr_ops_gather[] = {&op_gather, NULL};

@@ -245,8 +245,23 @@ static void free_state(void *state)
 }
 
 /* ConstantOfShape: opset 9 on (20 adds dtypes). Range: opset 11 on. */
-static const cr_op op_constant_of_shape = {"ConstantOfShape", "", 9, 21, 0, constant_of_shape_infer,
-                                           constant_of_shape_prepare, constant_of_shape_run, free_state};
-static const cr_op op_range = {"Range", "", 11, 21, 0, range_infer, NULL, range_run, NULL};
+static const cr_op op_constant_of_shape = {
+    .op_type = "ConstantOfShape",
+    .domain = "",
+    .opset_min = 9,
+    .opset_max = 21,
+    .infer = constant_of_shape_infer,
+    .prepare = constant_of_shape_prepare,
+    .run = constant_of_shape_run,
+    .destroy = free_state,
+};
+static const cr_op op_range = {
+    .op_type = "Range",
+    .domain = "",
+    .opset_min = 11,
+    .opset_max = 21,
+    .infer = range_infer,
+    .run = range_run,
+};
 
 const cr_op *const cr_ops_generate[] = {&op_constant_of_shape, &op_range, NULL};

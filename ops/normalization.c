@@ -422,10 +422,35 @@ static cnnrun_status *lrn_run(cr_op_ctx *ctx)
 /* InstanceNormalization and LRN keep their semantics from opsets 6 and 1 (the opset-1
  * InstanceNormalization attribute consumed_inputs is a legacy optimisation hint); later versions
  * add dtypes only. LayerNormalization enters the default domain at 17. */
-static const cr_op op_instnorm = {"InstanceNormalization", "", 1, 21, 0, instnorm_infer, instnorm_prepare,
-                                  instnorm_run, op_state_free};
-static const cr_op op_layernorm = {"LayerNormalization", "", 17, 21, 0, layernorm_infer, layernorm_prepare,
-                                   layernorm_run, op_state_free};
-static const cr_op op_lrn = {"LRN", "", 1, 21, 0, lrn_infer, lrn_prepare, lrn_run, op_state_free};
+static const cr_op op_instnorm = {
+    .op_type = "InstanceNormalization",
+    .domain = "",
+    .opset_min = 1,
+    .opset_max = 21,
+    .infer = instnorm_infer,
+    .prepare = instnorm_prepare,
+    .run = instnorm_run,
+    .destroy = op_state_free,
+};
+static const cr_op op_layernorm = {
+    .op_type = "LayerNormalization",
+    .domain = "",
+    .opset_min = 17,
+    .opset_max = 21,
+    .infer = layernorm_infer,
+    .prepare = layernorm_prepare,
+    .run = layernorm_run,
+    .destroy = op_state_free,
+};
+static const cr_op op_lrn = {
+    .op_type = "LRN",
+    .domain = "",
+    .opset_min = 1,
+    .opset_max = 21,
+    .infer = lrn_infer,
+    .prepare = lrn_prepare,
+    .run = lrn_run,
+    .destroy = op_state_free,
+};
 
 const cr_op *const cr_ops_normalization[] = {&op_instnorm, &op_layernorm, &op_lrn, NULL};

@@ -291,6 +291,15 @@ static void pad_destroy(void *state)
 
 /* Opset 1 named the attribute 'paddings' and is not implemented. Opsets 2-10: attributes; 11-17:
  * inputs (18 adds an axes input and 19 'wrap' mode, neither implemented). */
-static const cr_op op_pad = {"Pad", "", 2, 17, 0, pad_infer, pad_prepare, pad_run, pad_destroy};
+static const cr_op op_pad = {
+    .op_type = "Pad",
+    .domain = "",
+    .opset_min = 2,
+    .opset_max = 17,
+    .infer = pad_infer,
+    .prepare = pad_prepare,
+    .run = pad_run,
+    .destroy = pad_destroy,
+};
 
 const cr_op *const cr_ops_pad[] = {&op_pad, NULL};

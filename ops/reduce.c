@@ -660,7 +660,16 @@ static cnnrun_status *arg_run(cr_op_ctx *ctx)
 /* Opset 11 allows negative axes, 13 moves ReduceSum's axes to an input, 18 the others', and
  * later versions only add dtypes; every form is handled above. */
 #define REDUCE_OP(var, name)                                                                       \
-    static const cr_op var = {name, "", 1, 21, 0, reduce_infer, reduce_prepare, reduce_run, op_state_free};
+    static const cr_op var = { \
+        .op_type = name, \
+        .domain = "", \
+        .opset_min = 1, \
+        .opset_max = 21, \
+        .infer = reduce_infer, \
+        .prepare = reduce_prepare, \
+        .run = reduce_run, \
+        .destroy = op_state_free, \
+    };
 
 REDUCE_OP(op_reduce_sum, "ReduceSum")
 REDUCE_OP(op_reduce_mean, "ReduceMean")
@@ -673,8 +682,26 @@ REDUCE_OP(op_reduce_max, "ReduceMax")
 REDUCE_OP(op_reduce_min, "ReduceMin")
 REDUCE_OP(op_reduce_prod, "ReduceProd")
 
-static const cr_op op_argmax = {"ArgMax", "", 1, 21, 0, arg_infer, arg_prepare, arg_run, op_state_free};
-static const cr_op op_argmin = {"ArgMin", "", 1, 21, 0, arg_infer, arg_prepare, arg_run, op_state_free};
+static const cr_op op_argmax = {
+    .op_type = "ArgMax",
+    .domain = "",
+    .opset_min = 1,
+    .opset_max = 21,
+    .infer = arg_infer,
+    .prepare = arg_prepare,
+    .run = arg_run,
+    .destroy = op_state_free,
+};
+static const cr_op op_argmin = {
+    .op_type = "ArgMin",
+    .domain = "",
+    .opset_min = 1,
+    .opset_max = 21,
+    .infer = arg_infer,
+    .prepare = arg_prepare,
+    .run = arg_run,
+    .destroy = op_state_free,
+};
 
 const cr_op *const cr_ops_reduce[] = {
     &op_reduce_sum, &op_reduce_mean, &op_reduce_sum_square,  &op_reduce_l1,  &op_reduce_l2,

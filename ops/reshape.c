@@ -288,13 +288,56 @@ static cnnrun_status *dropout_run(cr_op_ctx *ctx)
 }
 
 /* Later versions (up to 21) only add dtypes. */
-static const cr_op op_reshape = {"Reshape", "", 1, 21, CR_OP_VIEW, reshape_infer, NULL, NULL, NULL};
-static const cr_op op_flatten = {"Flatten", "", 1, 21, CR_OP_VIEW, flatten_infer, NULL, NULL, NULL};
-static const cr_op op_squeeze = {"Squeeze", "", 1, 21, CR_OP_VIEW, squeeze_infer, NULL, NULL, NULL};
-static const cr_op op_unsqueeze = {"Unsqueeze", "", 1, 21, CR_OP_VIEW, unsqueeze_infer, NULL, NULL, NULL};
-static const cr_op op_identity = {"Identity", "", 1, 21, CR_OP_VIEW, identity_infer, NULL, NULL, NULL};
-static const cr_op op_dropout = {"Dropout", "", 1, 21, CR_OP_VIEW, dropout_infer, dropout_prepare, dropout_run,
-                                 NULL};
+static const cr_op op_reshape = {
+    .op_type = "Reshape",
+    .domain = "",
+    .opset_min = 1,
+    .opset_max = 21,
+    .flags = CR_OP_VIEW,
+    .infer = reshape_infer,
+};
+static const cr_op op_flatten = {
+    .op_type = "Flatten",
+    .domain = "",
+    .opset_min = 1,
+    .opset_max = 21,
+    .flags = CR_OP_VIEW,
+    .infer = flatten_infer,
+};
+static const cr_op op_squeeze = {
+    .op_type = "Squeeze",
+    .domain = "",
+    .opset_min = 1,
+    .opset_max = 21,
+    .flags = CR_OP_VIEW,
+    .infer = squeeze_infer,
+};
+static const cr_op op_unsqueeze = {
+    .op_type = "Unsqueeze",
+    .domain = "",
+    .opset_min = 1,
+    .opset_max = 21,
+    .flags = CR_OP_VIEW,
+    .infer = unsqueeze_infer,
+};
+static const cr_op op_identity = {
+    .op_type = "Identity",
+    .domain = "",
+    .opset_min = 1,
+    .opset_max = 21,
+    .flags = CR_OP_VIEW,
+    .infer = identity_infer,
+};
+static const cr_op op_dropout = {
+    .op_type = "Dropout",
+    .domain = "",
+    .opset_min = 1,
+    .opset_max = 21,
+    .flags = CR_OP_VIEW,
+    .infer = dropout_infer,
+    .prepare = dropout_prepare,
+    .run = dropout_run,
+};
 
 const cr_op *const cr_ops_reshape[] = {&op_reshape, &op_flatten, &op_squeeze, &op_unsqueeze,
                                        &op_identity, &op_dropout, NULL};

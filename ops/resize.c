@@ -654,7 +654,25 @@ static cnnrun_status *resize_run(cr_op_ctx *ctx)
 /* Resize-10 is Upsample-9 renamed (scales input, asymmetric coordinates); Resize-11 adds roi,
  * sizes, cubic and the coordinate/nearest modes; 13 makes roi and scales optional and drops
  * tf_half_pixel_for_nn; 18 adds antialias/axes/keep_aspect_ratio_policy (not implemented). */
-static const cr_op op_resize = {"Resize", "", 10, 17, 0, resize_infer, resize_prepare, resize_run, resize_destroy};
-static const cr_op op_upsample = {"Upsample", "", 7, 9, 0, resize_infer, resize_prepare, resize_run, resize_destroy};
+static const cr_op op_resize = {
+    .op_type = "Resize",
+    .domain = "",
+    .opset_min = 10,
+    .opset_max = 17,
+    .infer = resize_infer,
+    .prepare = resize_prepare,
+    .run = resize_run,
+    .destroy = resize_destroy,
+};
+static const cr_op op_upsample = {
+    .op_type = "Upsample",
+    .domain = "",
+    .opset_min = 7,
+    .opset_max = 9,
+    .infer = resize_infer,
+    .prepare = resize_prepare,
+    .run = resize_run,
+    .destroy = resize_destroy,
+};
 
 const cr_op *const cr_ops_resize[] = {&op_resize, &op_upsample, NULL};

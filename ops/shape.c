@@ -59,7 +59,23 @@ static cnnrun_status *size_run(cr_op_ctx *ctx)
 }
 
 /* Shape gained start/end in 15; 19 and 21 only add dtypes. */
-static const cr_op op_shape = {"Shape", "", 1, 21, CR_OP_SHAPE_ONLY, shape_infer, NULL, shape_run, NULL};
-static const cr_op op_size = {"Size", "", 1, 21, CR_OP_SHAPE_ONLY, size_infer, NULL, size_run, NULL};
+static const cr_op op_shape = {
+    .op_type = "Shape",
+    .domain = "",
+    .opset_min = 1,
+    .opset_max = 21,
+    .flags = CR_OP_SHAPE_ONLY,
+    .infer = shape_infer,
+    .run = shape_run,
+};
+static const cr_op op_size = {
+    .op_type = "Size",
+    .domain = "",
+    .opset_min = 1,
+    .opset_max = 21,
+    .flags = CR_OP_SHAPE_ONLY,
+    .infer = size_infer,
+    .run = size_run,
+};
 
 const cr_op *const cr_ops_shape[] = {&op_shape, &op_size, NULL};

@@ -380,8 +380,35 @@ static void free_state(void *state)
 
 /* Slice: attribute form up to opset 9, input form (with steps) from 10; later versions only add
  * dtypes. Split: 'split' attribute in opsets 2-12, an input in 13-17 (18 adds num_outputs). */
-static const cr_op op_slice_attrs = {"Slice", "", 1, 9, 0, slice_infer, slice_prepare, slice_run, free_state};
-static const cr_op op_slice = {"Slice", "", 10, 21, 0, slice_infer, slice_prepare, slice_run, free_state};
-static const cr_op op_split = {"Split", "", 2, 17, 0, split_infer, split_prepare, split_run, free_state};
+static const cr_op op_slice_attrs = {
+    .op_type = "Slice",
+    .domain = "",
+    .opset_min = 1,
+    .opset_max = 9,
+    .infer = slice_infer,
+    .prepare = slice_prepare,
+    .run = slice_run,
+    .destroy = free_state,
+};
+static const cr_op op_slice = {
+    .op_type = "Slice",
+    .domain = "",
+    .opset_min = 10,
+    .opset_max = 21,
+    .infer = slice_infer,
+    .prepare = slice_prepare,
+    .run = slice_run,
+    .destroy = free_state,
+};
+static const cr_op op_split = {
+    .op_type = "Split",
+    .domain = "",
+    .opset_min = 2,
+    .opset_max = 17,
+    .infer = split_infer,
+    .prepare = split_prepare,
+    .run = split_run,
+    .destroy = free_state,
+};
 
 const cr_op *const cr_ops_slice[] = {&op_slice_attrs, &op_slice, &op_split, NULL};

@@ -154,8 +154,25 @@ static void softmax_destroy(void *state)
 }
 
 /* The axis semantics change at 13 (see above); later versions only add dtypes. */
-static const cr_op op_softmax = {"Softmax", "", 1, 21, 0, softmax_infer, softmax_prepare, softmax_run, softmax_destroy};
-static const cr_op op_log_softmax = {"LogSoftmax", "", 1, 21, 0, softmax_infer, softmax_prepare, softmax_run,
-                                     softmax_destroy};
+static const cr_op op_softmax = {
+    .op_type = "Softmax",
+    .domain = "",
+    .opset_min = 1,
+    .opset_max = 21,
+    .infer = softmax_infer,
+    .prepare = softmax_prepare,
+    .run = softmax_run,
+    .destroy = softmax_destroy,
+};
+static const cr_op op_log_softmax = {
+    .op_type = "LogSoftmax",
+    .domain = "",
+    .opset_min = 1,
+    .opset_max = 21,
+    .infer = softmax_infer,
+    .prepare = softmax_prepare,
+    .run = softmax_run,
+    .destroy = softmax_destroy,
+};
 
 const cr_op *const cr_ops_softmax[] = {&op_softmax, &op_log_softmax, NULL};

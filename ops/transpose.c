@@ -200,7 +200,15 @@ static void transpose_destroy(void *state)
 }
 
 /* Unchanged in meaning from opset 1 to 21 (later versions add dtypes). */
-static const cr_op op_transpose = {"Transpose", "", 1, 21, 0, transpose_infer, transpose_prepare, transpose_run,
-                                   transpose_destroy};
+static const cr_op op_transpose = {
+    .op_type = "Transpose",
+    .domain = "",
+    .opset_min = 1,
+    .opset_max = 21,
+    .infer = transpose_infer,
+    .prepare = transpose_prepare,
+    .run = transpose_run,
+    .destroy = transpose_destroy,
+};
 
 const cr_op *const cr_ops_transpose[] = {&op_transpose, NULL};

@@ -115,6 +115,15 @@ static void where_destroy(void *state)
 }
 
 /* 9 introduces Where, 16 only adds bfloat16. */
-static const cr_op op_where = {"Where", "", 9, 21, 0, where_infer, where_prepare, where_run, where_destroy};
+static const cr_op op_where = {
+    .op_type = "Where",
+    .domain = "",
+    .opset_min = 9,
+    .opset_max = 21,
+    .infer = where_infer,
+    .prepare = where_prepare,
+    .run = where_run,
+    .destroy = where_destroy,
+};
 
 const cr_op *const cr_ops_where[] = {&op_where, NULL};

@@ -180,6 +180,17 @@ static void make_plan(const cr_tensor *out, int rank_a, const int64_t *dims_a, i
     cr_broadcast_plan(p, out->rank, out->dims, 2, ranks, dims);
 }
 
+/* An operand's shape aligned to the right of a rank-`rank` output (leading dims of 1), then
+ * taken in memory order. */
+static void aligned_permuted(int rank, const int *order, int *rank_x, int64_t *dims_x)
+{
+    int64_t aligned[CR_MAX_RANK];
+    int lead = rank - *rank_x;
+    for (int d = 0; d < rank; d++) aligned[d] = d < lead ? 1 : dims_x[d - lead];
+    cr_permute_dims(rank, aligned, order, dims_x);
+    *rank_x = rank;
+}
+
 static cnnrun_status *binary_prepare(cr_op_ctx *ctx)
 {
     const binary_desc *d = desc_of(ctx->node->op_type);
@@ -191,18 +202,32 @@ static cnnrun_status *binary_prepare(cr_op_ctx *ctx)
     s->mean = strcmp(d->op_type, "Mean") == 0;
     s->threads = op_threads(ctx);
     s->n_steps = n_steps;
-    const cr_tensor *out = ctx->out[0];
+    /* Between the convolutions of a network (a residual Add, a squeeze-excitation Mul) inputs
+     * arrive in oneDNN's NHWC: the loops then run in memory order over permuted dims, and the
+     * output keeps the layout. The broadcast forms of opsets 1-6 run on row-major data. */
+    int order[CR_MAX_RANK];
+    bool permuted = false;
+    if (ctx->opset >= 7 || !d->legacy_broadcast) permuted = cr_op_memory_order(ctx, order);
+    else for (int k = 0; k < ctx->n_in; k++) cr_op_want_layout(ctx, k, NULL);
+    cr_tensor out = *ctx->out[0];
+    if (permuted) cr_permute_dims(out.rank, ctx->out[0]->dims, order, out.dims);
     for (int i = 1; i < ctx->n_in; i++) {
-        int rank_b;
-        int64_t dims_b[CR_MAX_RANK];
+        int rank_a, rank_b;
+        int64_t dims_a[CR_MAX_RANK], dims_b[CR_MAX_RANK];
         cnnrun_status *st = operand_shape(ctx, d, i, &rank_b, dims_b);
         if (st) {
             free(s);
             return st;
         }
         /* Step 1 reads input 0; later steps read the output they accumulate into. */
-        const cr_tensor *a = i == 1 ? ctx->in[0] : out;
-        make_plan(out, a->rank, a->dims, rank_b, dims_b, &s->steps[i - 1]);
+        const cr_tensor *a = i == 1 ? ctx->in[0] : ctx->out[0];
+        rank_a = a->rank;
+        memcpy(dims_a, a->dims, sizeof dims_a);
+        if (permuted) {
+            aligned_permuted(out.rank, order, &rank_a, dims_a);
+            aligned_permuted(out.rank, order, &rank_b, dims_b);
+        }
+        make_plan(&out, rank_a, dims_a, rank_b, dims_b, &s->steps[i - 1]);
     }
     ctx->state = s;
     return NULL;
@@ -510,7 +535,17 @@ static void binary_destroy(void *state)
  * variadic ops broadcast from 8 (before, their inputs had one shape, which broadcasting
  * accepts too); later versions only add dtypes. */
 #define BINARY_OP(var, name)                                                                       \
-    static const cr_op var = {name, "", 1, 21, 0, binary_infer, binary_prepare, binary_run, binary_destroy};
+    static const cr_op var = { \
+        .op_type = name, \
+        .domain = "", \
+        .opset_min = 1, \
+        .opset_max = 21, \
+        .flags = CR_OP_LAYOUT_AWARE, \
+        .infer = binary_infer, \
+        .prepare = binary_prepare, \
+        .run = binary_run, \
+        .destroy = binary_destroy, \
+    };
 BINARY_OP(op_add, "Add")
 BINARY_OP(op_sub, "Sub")
 BINARY_OP(op_mul, "Mul")

@@ -75,13 +75,24 @@ static cnnrun_status *concat_prepare(cr_op_ctx *ctx)
     CR_TRY(concat_axis(ctx, &axis));
     concat_state *s = calloc(1, sizeof *s + (size_t)ctx->n_in * sizeof s->in_block[0]);
     if (!s) return cr_op_error(ctx, CNNRUN_ERR_OUT_OF_MEMORY, "out of memory for the op state");
+    /* Inputs in NHWC (the convolutions' layout) concatenate along the channels in memory order:
+     * the same block copies over the permuted dims, and the output keeps the layout. */
     const cr_tensor *y = ctx->out[0];
+    int order[CR_MAX_RANK];
+    int64_t dims[CR_MAX_RANK];
+    int mem_axis = axis;
+    memcpy(dims, y->dims, sizeof dims);
+    if (cr_op_memory_order(ctx, order)) {
+        cr_permute_dims(y->rank, y->dims, order, dims);
+        for (int d = 0; d < y->rank; d++)
+            if (order[d] == axis) mem_axis = d;
+    }
     size_t es = cnnrun_dtype_size(y->dtype);
     size_t inner = es;
     s->outer = 1;
-    for (int d = 0; d < axis; d++) s->outer *= y->dims[d];
-    for (int d = axis + 1; d < y->rank; d++) inner *= (size_t)y->dims[d];
-    s->out_block = inner * (size_t)y->dims[axis];
+    for (int d = 0; d < mem_axis; d++) s->outer *= dims[d];
+    for (int d = mem_axis + 1; d < y->rank; d++) inner *= (size_t)dims[d];
+    s->out_block = inner * (size_t)dims[mem_axis];
     s->n_in = ctx->n_in;
     s->threads = op_threads(ctx);
     for (int i = 0; i < ctx->n_in; i++) s->in_block[i] = inner * (size_t)ctx->in[i]->dims[axis];
@@ -112,6 +123,16 @@ static void concat_destroy(void *state)
 }
 
 /* Semantics fixed since opset 4 (axis required), negative axes from 11; 13+ adds dtypes. */
-static const cr_op op_concat = {"Concat", "", 1, 21, 0, concat_infer, concat_prepare, concat_run, concat_destroy};
+static const cr_op op_concat = {
+    .op_type = "Concat",
+    .domain = "",
+    .opset_min = 1,
+    .opset_max = 21,
+    .flags = CR_OP_LAYOUT_AWARE,
+    .infer = concat_infer,
+    .prepare = concat_prepare,
+    .run = concat_run,
+    .destroy = concat_destroy,
+};
 
 const cr_op *const cr_ops_concat[] = {&op_concat, NULL};

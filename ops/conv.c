@@ -207,6 +207,21 @@ static cnnrun_status *conv_run(cr_op_ctx *ctx)
     return st ? cr_dnnl_node_error(ctx, st) : NULL;
 }
 
+static const char *conv_describe(const void *state)
+{
+    const conv_state *s = state;
+    return s->empty ? NULL : cr_dnnl_prim_impl(&s->prim);
+}
+
+/* 2 x output elements x (input channels per group x kernel size) */
+static double conv_flops(const cr_op_ctx *ctx)
+{
+    const cr_tensor *w = ctx->in[1];
+    double per_output = 2.0;
+    for (int d = 1; d < w->rank; d++) per_output *= (double)w->dims[d];
+    return per_output * (double)cr_tensor_count(ctx->out[0]);
+}
+
 static const cr_op conv_op = {
     .op_type = "Conv",
     .domain = "",
@@ -217,6 +232,8 @@ static const cr_op conv_op = {
     .prepare = conv_prepare,
     .run = conv_run,
     .destroy = conv_destroy,
+    .describe = conv_describe,
+    .flops = conv_flops,
 };
 
 const cr_op *const cr_ops_conv[] = {&conv_op, NULL};

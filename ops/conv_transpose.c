@@ -457,6 +457,22 @@ static cnnrun_status *ct_run(cr_op_ctx *ctx)
     return NULL;
 }
 
+static const char *ct_describe(const void *state)
+{
+    const ct_state *s = state;
+    return s->mode == CT_BIAS_ONLY ? NULL : cr_dnnl_prim_impl(&s->prim);
+}
+
+/* Every input element meets every kernel tap of its group's output channels:
+ * 2 x input elements x (output channels per group x kernel size); W is [C_in, C_out/group, k...]. */
+static double ct_flops(const cr_op_ctx *ctx)
+{
+    const cr_tensor *w = ctx->in[1];
+    double per_input = 2.0;
+    for (int d = 1; d < w->rank; d++) per_input *= (double)w->dims[d];
+    return per_input * (double)cr_tensor_count(ctx->in[0]);
+}
+
 static const cr_op conv_transpose_op = {
     .op_type = "ConvTranspose",
     .domain = "",
@@ -466,6 +482,8 @@ static const cr_op conv_transpose_op = {
     .prepare = ct_prepare,
     .run = ct_run,
     .destroy = ct_destroy,
+    .describe = ct_describe,
+    .flops = ct_flops,
 };
 
 const cr_op *const cr_ops_conv_transpose[] = {&conv_transpose_op, NULL};

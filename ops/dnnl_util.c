@@ -159,6 +159,14 @@ cnnrun_status *cr_dnnl_prim_const_arg(cr_dnnl_prim *p, const cr_exec_env *env, i
     return NULL;
 }
 
+const char *cr_dnnl_prim_impl(const cr_dnnl_prim *p)
+{
+    const char *impl = NULL;
+    if (!p->pd || dnnl_primitive_desc_query(p->pd, dnnl_query_impl_info_str, 0, &impl) != dnnl_success)
+        return NULL;
+    return impl;
+}
+
 const dnnl_memory_desc_t *cr_dnnl_prim_md(const cr_dnnl_prim *p, int arg)
 {
     return arg_md(p, arg);
@@ -210,11 +218,9 @@ cnnrun_status *cr_dnnl_attr_with_post_ops(const cr_op_ctx *ctx, dnnl_primitive_a
 
 void cr_dnnl_want_input(cr_op_ctx *ctx, int input, const dnnl_memory_desc_t *chosen)
 {
-    if (!ctx->layouts_allowed || input >= CR_OP_MAX_WANTS) return;
+    if (!chosen) return;
     cr_layout want = {.plain = false, .md = *chosen};
-    if (cr_layout_same(ctx->in[input], &want)) return;
-    ctx->want[input] = want;
-    ctx->wants |= 1u << input;
+    cr_op_want_layout(ctx, input, &want);
 }
 
 void cr_dnnl_set_output_layout(cr_op_ctx *ctx, int output, const dnnl_memory_desc_t *md)

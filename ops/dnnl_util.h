@@ -47,6 +47,10 @@ cnnrun_status *cr_dnnl_prim_arg(cr_dnnl_prim *p, const cr_exec_env *env, int arg
 cnnrun_status *cr_dnnl_prim_const_arg(cr_dnnl_prim *p, const cr_exec_env *env, int arg,
                                       const dnnl_memory_desc_t *user_md, const void *data);
 
+/* oneDNN's name for the implementation it picked ("brgconv:avx512_core"); NULL without a
+ * primitive. */
+const char *cr_dnnl_prim_impl(const cr_dnnl_prim *p);
+
 /* The layout the primitive chose for argument `arg` (DNNL_ARG_SRC, ...), or NULL. */
 const dnnl_memory_desc_t *cr_dnnl_prim_md(const cr_dnnl_prim *p, int arg);
 

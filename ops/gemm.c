@@ -409,6 +409,28 @@ static cnnrun_status *matmul_run(cr_op_ctx *ctx)
     return st ? cr_dnnl_node_error(ctx, st) : NULL;
 }
 
+static const char *gemm_describe(const void *state)
+{
+    const gemm_state *s = state;
+    return s->empty || s->no_primitive ? NULL : cr_dnnl_prim_impl(&s->prim);
+}
+
+/* 2 x output elements x the inner dimension */
+static double gemm_flops(const cr_op_ctx *ctx)
+{
+    int64_t trans_a = 0;
+    cnnrun_status *st = cr_attr_int(ctx->node, "transA", 0, &trans_a);
+    if (st) cnnrun_status_free(st);
+    const cr_tensor *a = ctx->in[0];
+    return 2.0 * (double)cr_tensor_count(ctx->out[0]) * (double)a->dims[trans_a ? 0 : 1];
+}
+
+static double matmul_flops(const cr_op_ctx *ctx)
+{
+    const cr_tensor *a = ctx->in[0];
+    return 2.0 * (double)cr_tensor_count(ctx->out[0]) * (double)a->dims[a->rank - 1];
+}
+
 static const cr_op gemm_op = {
     .op_type = "Gemm",
     .domain = "",
@@ -418,6 +440,8 @@ static const cr_op gemm_op = {
     .prepare = gemm_prepare,
     .run = gemm_run,
     .destroy = gemm_destroy,
+    .describe = gemm_describe,
+    .flops = gemm_flops,
 };
 
 static const cr_op matmul_op = {
@@ -429,6 +453,8 @@ static const cr_op matmul_op = {
     .prepare = matmul_prepare,
     .run = matmul_run,
     .destroy = gemm_destroy,
+    .describe = gemm_describe,
+    .flops = matmul_flops,
 };
 
 const cr_op *const cr_ops_gemm[] = {&gemm_op, &matmul_op, NULL};

@@ -56,6 +56,11 @@ static cnnrun_status *reorder_infer(cr_op_ctx *ctx)
     return NULL;
 }
 
+static const char *reorder_describe(const void *state)
+{
+    return cr_dnnl_prim_impl(&((const reorder_state *)state)->prim);
+}
+
 const cr_op cr_layout_reorder_op = {
     .op_type = "Reorder",
     .domain = "cnnrun",
@@ -66,4 +71,5 @@ const cr_op cr_layout_reorder_op = {
     .prepare = reorder_prepare,
     .run = reorder_run,
     .destroy = reorder_destroy,
+    .describe = reorder_describe,
 };

@@ -39,8 +39,12 @@ typedef struct cr_post_op {
 } cr_post_op;
 
 #define CR_MAX_POST_OPS 4
-/* Inputs whose layout a layout-aware op may ask for (see wants). */
-#define CR_OP_MAX_WANTS 4
+
+/* A layout an op asks its input to arrive in (see cr_op_ctx.want). */
+typedef struct cr_layout_want {
+    bool set;
+    cr_layout layout;
+} cr_layout_want;
 
 typedef struct cr_op_ctx {
     const cr_node *node;
@@ -65,12 +69,11 @@ typedef struct cr_op_ctx {
     /* Layouts (CR_OP_LAYOUT_AWARE ops only; the planner gives every other op row-major inputs
      * and expects row-major outputs). in[i]->layout tells how input i arrives. When
      * layouts_allowed, prepare may describe in out[i]->layout (plan-owned, initially plain) the
-     * layout its primitive writes, and may ask for input i < CR_OP_MAX_WANTS in another layout
-     * by setting bit i of wants and want[i]; the planner then reorders that input before the
+     * layout its kernel writes, and may ask for input i in another layout by setting want[i]
+     * (n_in entries, all unset before prepare); the planner then reorders that input before the
      * op runs. layouts_allowed is false while folding constants: everything is row-major. */
     bool layouts_allowed;
-    uint32_t wants;
-    cr_layout want[CR_OP_MAX_WANTS];
+    cr_layout_want *want;
 
     /* Post-ops fused by the planner (CR_OP_FUSES_ELTWISE / CR_OP_FUSES_SUM), applied in order
      * to the op's output 0. With a CR_POST_SUM, sum_in is the addend: it has output 0's shape
@@ -112,6 +115,11 @@ typedef struct cr_op {
     cnnrun_status *(*prepare)(cr_op_ctx *ctx); /* may be NULL */
     cnnrun_status *(*run)(cr_op_ctx *ctx);
     void (*destroy)(void *state);              /* may be NULL */
+    /* For profiles, both optional: the kernel run uses ("brgconv:avx512_core", as oneDNN names
+     * its implementations; NULL: a kernel of cnnrun's own), and the floating-point operations of
+     * one run (a multiply-add counts two). */
+    const char *(*describe)(const void *state);
+    double (*flops)(const cr_op_ctx *ctx);
 } cr_op;
 
 /* The planner's own step that converts a value between layouts (ops/layout_reorder.c): input 0

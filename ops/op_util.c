@@ -148,6 +148,50 @@ void cr_note_missing_value(const cr_op_ctx *ctx, int input)
     if (input >= 0 && input < 32) ((cr_op_ctx *)ctx)->missing_values |= 1u << input;
 }
 
+bool cr_op_memory_order(cr_op_ctx *ctx, int *order)
+{
+    cr_tensor *y = ctx->out[0];
+    bool any_layout = false;
+    for (int k = 0; k < ctx->n_in; k++) any_layout |= ctx->in[k] && !cr_layout_is_plain(ctx->in[k]);
+    if (!ctx->layouts_allowed || !any_layout || !y || y->rank < 1) return false;
+    /* the order of an input of the output's shape, else of one of its rank (Concat's inputs) */
+    bool found = false;
+    for (int pass = 0; pass < 2 && !found; pass++)
+        for (int k = 0; k < ctx->n_in && !found; k++) {
+            const cr_tensor *t = ctx->in[k];
+            if (t && !cr_layout_is_plain(t) && t->rank == y->rank &&
+                (pass == 1 || cr_shape_equal(t->rank, t->dims, y->rank, y->dims)))
+                found = cr_layout_order(t, order);
+        }
+    for (int k = 0; found && k < ctx->n_in; k++)
+        if (ctx->in[k]) found = cr_layout_row_major_in(ctx->in[k], y->rank, order);
+    if (found && y->layout) {
+        cnnrun_status *st = cr_layout_set_order(y->layout, y->rank, y->dims, order);
+        if (!st) {
+            if (cr_layout_is_plain(y)) y->layout->plain = true;
+            return true;
+        }
+        cnnrun_status_free(st);
+        y->layout->plain = true;
+    }
+    for (int k = 0; k < ctx->n_in; k++)
+        if (ctx->in[k]) cr_op_want_layout(ctx, k, NULL);
+    return false;
+}
+
+void cr_op_want_layout(cr_op_ctx *ctx, int input, const cr_layout *layout)
+{
+    cr_layout want = layout ? *layout : (cr_layout){.plain = true};
+    if (!ctx->layouts_allowed || !ctx->want || !ctx->in[input] || cr_layout_same(ctx->in[input], &want))
+        return;
+    ctx->want[input] = (cr_layout_want){.set = true, .layout = want};
+}
+
+void cr_permute_dims(int rank, const int64_t *dims, const int *order, int64_t *out)
+{
+    for (int i = 0; i < rank; i++) out[i] = dims[order[i]];
+}
+
 void cr_strides(int rank, const int64_t *dims, int64_t *strides)
 {
     int64_t s = 1;

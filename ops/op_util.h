@@ -37,6 +37,23 @@ cnnrun_status *cr_const_floats(const cr_op_ctx *ctx, int input, const char *role
 /* Records that input's values were needed at plan time but are not known (see missing_values). */
 void cr_note_missing_value(const cr_op_ctx *ctx, int input);
 
+/* Layouts for ops of our own that loop over memory (CR_OP_LAYOUT_AWARE element-wise ops,
+ * Concat, BatchNormalization). When some input arrives in a oneDNN layout that is a permutation
+ * of its dims (NHWC), picks that memory order for output 0 (of the same rank) and checks that
+ * every input reads row-major in it, broadcasting operands included; the op then works on dims
+ * permuted by *order and output 0 gets that layout: returns true. Otherwise (all inputs
+ * row-major, layouts not allowed, or an input that cannot be read in the order) asks the planner
+ * for row-major copies of the inputs that need them and returns false: the op works on the
+ * logical dims. */
+bool cr_op_memory_order(cr_op_ctx *ctx, int *order);
+
+/* Asks for input `input` to arrive laid out as `layout` (NULL: row-major), unless it already
+ * does or layouts are not allowed. */
+void cr_op_want_layout(cr_op_ctx *ctx, int input, const cr_layout *layout);
+
+/* dims[order[i]] for i < rank: a shape in memory order. */
+void cr_permute_dims(int rank, const int64_t *dims, const int *order, int64_t *out);
+
 /* Row-major strides of a shape. */
 void cr_strides(int rank, const int64_t *dims, int64_t *strides);
 

@@ -238,11 +238,7 @@ static cnnrun_status *pool_prepare(cr_op_ctx *ctx)
     bool plain_path = (kind == POOL_AVG && g.count_include_pad && g.win.ceil_extended) ||
                       ((kind == POOL_MAX || kind == POOL_GLOBAL_MAX) &&
                        (wants_indices(ctx) || ctx->in[0]->dtype != CNNRUN_FLOAT32));
-    if (plain_path && ctx->layouts_allowed && !cr_layout_is_plain(ctx->in[0])) {
-        /* the plain C kernels read row-major data */
-        ctx->want[0] = (cr_layout){.plain = true};
-        ctx->wants |= 1u;
-    }
+    if (plain_path) cr_op_want_layout(ctx, 0, NULL); /* the plain C kernels read row-major data */
     if (count == 0) s->empty = true;
     else if (kind == POOL_AVG && g.count_include_pad && g.win.ceil_extended)
         s->plain_avg = true;
@@ -329,6 +325,12 @@ static cnnrun_status *pool_run(cr_op_ctx *ctx)
     return st ? cr_dnnl_node_error(ctx, st) : NULL;
 }
 
+static const char *pool_describe(const void *state)
+{
+    const pool_state *s = state;
+    return s->empty || s->plain_avg || s->plain_max ? NULL : cr_dnnl_prim_impl(&s->prim);
+}
+
 #define POOL_OP(var, name)                                                                         \
     static const cr_op var = {                                                                     \
         .op_type = name,                                                                           \
@@ -340,6 +342,7 @@ static cnnrun_status *pool_run(cr_op_ctx *ctx)
         .prepare = pool_prepare,                                                                   \
         .run = pool_run,                                                                           \
         .destroy = pool_destroy,                                                                   \
+        .describe = pool_describe,                                                                 \
     }
 
 POOL_OP(max_pool_op, "MaxPool");

@@ -94,6 +94,22 @@ static cnnrun_status *lstm_prepare(cr_op_ctx *ctx) { return rnn_prepare_kind(ctx
 static cnnrun_status *gru_prepare(cr_op_ctx *ctx) { return rnn_prepare_kind(ctx, CR_RNN_GRU); }
 static cnnrun_status *vanilla_prepare(cr_op_ctx *ctx) { return rnn_prepare_kind(ctx, CR_RNN_VANILLA); }
 
+/* The oneDNN kernel when it runs (it may yield to the plain one for short sequence_lens). */
+static const char *rnn_describe(const void *state)
+{
+    const rnn_state *s = state;
+    return s->dnnl ? cr_rnn_dnnl_impl(s->dnnl) : NULL;
+}
+
+/* The gate matrix products: per step, direction and batch row, gates x H outputs over I + H. */
+static double rnn_flops(const cr_op_ctx *ctx)
+{
+    const rnn_state *s = ctx->state;
+    const cr_rnn_params *p = &s->p;
+    return 2.0 * (double)p->seq * (double)p->batch * (double)p->num_dir * (double)p->gates *
+           (double)p->hidden * (double)(p->input + p->hidden);
+}
+
 static const cr_op lstm_op = {
     .op_type = "LSTM",
     .domain = "",
@@ -103,6 +119,8 @@ static const cr_op lstm_op = {
     .prepare = lstm_prepare,
     .run = rnn_run,
     .destroy = rnn_destroy,
+    .describe = rnn_describe,
+    .flops = rnn_flops,
 };
 
 static const cr_op gru_op = {
@@ -114,6 +132,8 @@ static const cr_op gru_op = {
     .prepare = gru_prepare,
     .run = rnn_run,
     .destroy = rnn_destroy,
+    .describe = rnn_describe,
+    .flops = rnn_flops,
 };
 
 static const cr_op vanilla_rnn_op = {
@@ -125,6 +145,8 @@ static const cr_op vanilla_rnn_op = {
     .prepare = vanilla_prepare,
     .run = rnn_run,
     .destroy = rnn_destroy,
+    .describe = rnn_describe,
+    .flops = rnn_flops,
 };
 
 const cr_op *const cr_ops_rnn[] = {&lstm_op, &gru_op, &vanilla_rnn_op, NULL};

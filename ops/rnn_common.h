@@ -101,6 +101,8 @@ cnnrun_status *cr_rnn_dnnl_create(const cr_op_ctx *ctx, const cr_rnn_params *p, 
 cnnrun_status *cr_rnn_dnnl_run(const cr_op_ctx *ctx, cr_rnn_dnnl *k, const cr_rnn_io *io,
                                void *scratch);
 void cr_rnn_dnnl_destroy(cr_rnn_dnnl *k);
+/* oneDNN's name for the implementation the kernel runs on. */
+const char *cr_rnn_dnnl_impl(const cr_rnn_dnnl *k);
 
 /* Element offsets into ONNX's tensors under the node's layout. */
 static inline int64_t cr_rnn_x_row(const cr_rnn_params *p, int64_t t, int64_t n)

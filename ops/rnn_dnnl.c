@@ -354,3 +354,8 @@ cnnrun_status *cr_rnn_dnnl_run(const cr_op_ctx *ctx, cr_rnn_dnnl *k, const cr_rn
     if (k->io_scratch[ARG_DST_ITER_C] != NO_SCRATCH) state_out(p, buf[ARG_DST_ITER_C], io->y_c);
     return NULL;
 }
+
+const char *cr_rnn_dnnl_impl(const cr_rnn_dnnl *k)
+{
+    return cr_dnnl_prim_impl(&k->prim);
+}

@@ -261,6 +261,11 @@ static cnnrun_status *unary_prepare(cr_op_ctx *ctx)
 {
     const unary_kind *k = unary_find(ctx->node->op_type);
     if (!k) return cr_op_error(ctx, CNNRUN_ERR_INTERNAL, "no unary kernel for this op");
+    /* Element by element, any layout without padding will do: the output takes the input's. */
+    if (ctx->layouts_allowed && !cr_layout_is_plain(ctx->in[0])) {
+        if (cr_layout_dense(ctx->in[0]) && ctx->out[0]->layout) *ctx->out[0]->layout = *ctx->in[0]->layout;
+        else cr_op_want_layout(ctx, 0, NULL);
+    }
     unary_state *s = calloc(1, sizeof *s);
     if (!s) return cr_op_error(ctx, CNNRUN_ERR_OUT_OF_MEMORY, "out of memory for the op state");
     s->kind = k;
@@ -332,7 +337,17 @@ static void unary_destroy(void *state)
 }
 
 #define UNARY_OP(var, name, min)                                                                   \
-    static const cr_op var = {name, "", min, 21, 0, unary_infer, unary_prepare, unary_run, unary_destroy};
+    static const cr_op var = { \
+        .op_type = name, \
+        .domain = "", \
+        .opset_min = min, \
+        .opset_max = 21, \
+        .flags = CR_OP_LAYOUT_AWARE, \
+        .infer = unary_infer, \
+        .prepare = unary_prepare, \
+        .run = unary_run, \
+        .destroy = unary_destroy, \
+    };
 
 /* Versions after 17 only widen the accepted dtypes, so the semantics here hold up to opset 21. */
 UNARY_OP(op_relu, "Relu", 1)

@@ -71,6 +71,92 @@ cnnrun_status *cr_layout_md(const cr_tensor *t, dnnl_memory_desc_t *md)
                          "memory descriptor creation");
 }
 
+/* Element strides of each dim of a plain or unblocked dense tensor. */
+static bool element_strides(const cr_tensor *t, int64_t *strides)
+{
+    if (cr_layout_is_plain(t)) {
+        int64_t s = 1;
+        for (int d = t->rank - 1; d >= 0; d--) {
+            strides[d] = s;
+            s *= t->dims[d];
+        }
+        return true;
+    }
+    const dnnl_memory_desc_t *md = &t->layout->md;
+    if (md->format_kind != dnnl_blocked || md->ndims != t->rank || md->offset0 != 0 ||
+        md->format_desc.blocking.inner_nblks != 0)
+        return false;
+    for (int d = 0; d < t->rank; d++) {
+        if (md->padded_dims[d] != t->dims[d]) return false;
+        strides[d] = md->format_desc.blocking.strides[d];
+    }
+    return true;
+}
+
+/* Whether strides are those of a row-major array of dims taken in `order` (dims of size 1 may
+ * have any stride). */
+static bool row_major_in_order(int rank, const int64_t *dims, const int64_t *strides, const int *order)
+{
+    int64_t expect = 1;
+    for (int i = rank - 1; i >= 0; i--) {
+        int d = order[i];
+        if (dims[d] != 1 && strides[d] != expect) return false;
+        expect *= dims[d];
+    }
+    return true;
+}
+
+bool cr_layout_order(const cr_tensor *t, int *order)
+{
+    int64_t strides[CR_MAX_RANK];
+    if (t->rank < 1 || !element_strides(t, strides)) return false;
+    /* The dims larger than 1 by decreasing stride; dims of size 1 occupy no memory and keep
+     * their logical places. */
+    int sorted[CR_MAX_RANK], n = 0;
+    for (int d = 0; d < t->rank; d++) {
+        if (t->dims[d] == 1) continue;
+        int j = n++;
+        for (; j > 0 && strides[sorted[j - 1]] < strides[d]; j--) sorted[j] = sorted[j - 1];
+        sorted[j] = d;
+    }
+    for (int d = 0, k = 0; d < t->rank; d++) order[d] = t->dims[d] == 1 ? d : sorted[k++];
+    return row_major_in_order(t->rank, t->dims, strides, order);
+}
+
+bool cr_layout_row_major_in(const cr_tensor *t, int rank, const int *order)
+{
+    int64_t own[CR_MAX_RANK], dims[CR_MAX_RANK], strides[CR_MAX_RANK];
+    if (t->rank > rank || !element_strides(t, own)) return false;
+    int lead = rank - t->rank;
+    for (int d = 0; d < rank; d++) {
+        dims[d] = d < lead ? 1 : t->dims[d - lead];
+        strides[d] = d < lead ? 0 : own[d - lead];
+    }
+    return row_major_in_order(rank, dims, strides, order);
+}
+
+cnnrun_status *cr_layout_set_order(cr_layout *l, int rank, const int64_t *dims, const int *order)
+{
+    if (rank < 1 || rank > DNNL_MAX_NDIMS)
+        return cr_error(CNNRUN_ERR_UNSUPPORTED, "oneDNN handles ranks 1 to %d, found rank %d",
+                        DNNL_MAX_NDIMS, rank);
+    dnnl_dims_t d, s;
+    int64_t stride = 1;
+    for (int i = rank - 1; i >= 0; i--) {
+        s[order[i]] = stride;
+        stride *= dims[order[i]] > 0 ? dims[order[i]] : 1;
+    }
+    for (int i = 0; i < rank; i++) d[i] = dims[i];
+    l->plain = false;
+    return cr_dnnl_check(dnnl_memory_desc_init_by_strides(&l->md, rank, d, dnnl_f32, s),
+                         "memory descriptor creation");
+}
+
+bool cr_layout_dense(const cr_tensor *t)
+{
+    return !has_layout(t) || dnnl_memory_desc_get_size(&t->layout->md) == cr_tensor_bytes(t);
+}
+
 /* The dims in decreasing order of stride as letters (a = dim 0), upper case for blocked dims,
  * followed by the inner blocks: oneDNN's own tag notation ("acdb", "aBcd16b"). */
 static void md_tag(const dnnl_memory_desc_t *md, char *buf, size_t size)

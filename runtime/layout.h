@@ -34,6 +34,24 @@ size_t cr_layout_bytes(const struct cr_tensor *t);
 /* The oneDNN descriptor of a float32 tensor's bytes: its layout's, or row-major. */
 cnnrun_status *cr_layout_md(const struct cr_tensor *t, dnnl_memory_desc_t *md);
 
+/* Ops of our own that work in memory order (element-wise ops, Concat, BatchNormalization) handle
+ * the layouts that are a permutation of the dims: dense, unblocked, unpadded (NHWC is [0,2,3,1]).
+ * For such a tensor (row-major included), the dims from outermost to innermost in memory; false
+ * for blocked or padded layouts. */
+bool cr_layout_order(const struct cr_tensor *t, int *order);
+
+/* Whether t's bytes, its dims aligned to the right of a rank-`rank` shape (missing leading dims
+ * of size 1), are row-major when the dims are taken in `order` (a permutation of 0..rank-1):
+ * then a loop over memory in that order reads t as a broadcasting operand. */
+bool cr_layout_row_major_in(const struct cr_tensor *t, int rank, const int *order);
+
+/* Makes l the layout of a rank-`rank` tensor of these dims stored in `order`. */
+cnnrun_status *cr_layout_set_order(cr_layout *l, int rank, const int64_t *dims, const int *order);
+
+/* Whether t's layout has exactly its elements' bytes (no blocking padding), so that an
+ * element-wise op may treat it as a flat array and write its output in the same layout. */
+bool cr_layout_dense(const struct cr_tensor *t);
+
 /* "nhwc", "nChw16c", "plain", or the strides for other layouts: for profiles and messages. */
 void cr_layout_describe(const struct cr_tensor *t, char *buf, size_t size);
 

@@ -103,6 +103,7 @@ void cr_plan_free(cr_plan *p)
     free(p->tensors);
     free(p->layouts);
     free(p->in_ptrs);
+    free(p->wants);
     free(p->out_ptrs);
     free(p->reorder_ptrs);
     free(p->reorder_nodes);
@@ -333,7 +334,7 @@ static cnnrun_status *prepare_with_fusion(cr_plan *p, const cr_op *op, cr_op_ctx
         ctx->state = NULL;
         ctx->n_post = 0;
         ctx->sum_in = NULL;
-        ctx->wants = 0;
+        for (int k = 0; k < ctx->n_in; k++) ctx->want[k].set = false;
         ctx->scratch_bytes = 0;
         for (int k = 0; k < ctx->n_out; k++)
             if (ctx->out[k] && ctx->out[k]->layout) ctx->out[k]->layout->plain = true;
@@ -368,13 +369,13 @@ static void commit_fusion(cr_plan *p, const cnnrun_model *model, const cr_op_ctx
 
 static cnnrun_status *plan_node(cr_plan *p, const cnnrun_model *model, int ni, const cr_exec_env *env,
                                 cr_plan_mode mode, cr_tensor **in_ptrs, cr_tensor **out_ptrs,
-                                bool *needs_values)
+                                cr_layout_want *wants, bool *needs_values)
 {
     const cr_graph *g = model->graph;
     const cr_node *n = &g->nodes[ni];
     const cr_op *op = model->ops[ni];
     cr_op_ctx ctx = {.node = n, .opset = g->opset, .n_in = n->n_inputs, .n_out = n->n_outputs,
-                     .in = in_ptrs, .out = out_ptrs, .env = env};
+                     .in = in_ptrs, .out = out_ptrs, .want = wants, .env = env};
     bool all_known = true;
     for (int k = 0; k < n->n_inputs; k++) {
         int v = n->inputs[k];
@@ -415,9 +416,9 @@ static cnnrun_status *plan_node(cr_plan *p, const cnnrun_model *model, int ni, c
         }
     }
     if (ctx.scratch_bytes > p->scratch_bytes) p->scratch_bytes = ctx.scratch_bytes;
-    for (int k = 0; k < n->n_inputs && k < CR_OP_MAX_WANTS; k++) {
-        if (!(ctx.wants & (1u << k)) || !ctx.in[k]) continue;
-        st = reorder_input(p, g, env, &ctx, k, &ctx.want[k]);
+    for (int k = 0; k < n->n_inputs; k++) {
+        if (!ctx.want[k].set || !ctx.in[k]) continue;
+        st = reorder_input(p, g, env, &ctx, k, &ctx.want[k].layout);
         if (st) {
             if (op->destroy && ctx.state) op->destroy(ctx.state);
             return cr_error_prefix(st, "node '%s' (%s)", n->name, n->op_type);
@@ -522,6 +523,7 @@ cnnrun_status *cr_plan_build(const cnnrun_model *model, const cr_tensor *inputs,
     p->tensors = calloc(nv, sizeof *p->tensors);
     p->layouts = calloc(nv, sizeof *p->layouts);
     p->in_ptrs = calloc((size_t)total_in + 1, sizeof *p->in_ptrs);
+    p->wants = calloc((size_t)total_in + 1, sizeof *p->wants);
     p->out_ptrs = calloc((size_t)total_out + 1, sizeof *p->out_ptrs);
     p->reorder_ptrs = calloc(2 * (size_t)max_reorders + 1, sizeof *p->reorder_ptrs);
     p->reorder_nodes = calloc((size_t)max_reorders + 1, sizeof *p->reorder_nodes);
@@ -536,7 +538,7 @@ cnnrun_status *cr_plan_build(const cnnrun_model *model, const cr_tensor *inputs,
     p->steps = calloc((size_t)g->n_nodes + (size_t)max_reorders + 1, sizeof *p->steps);
     p->copies = calloc((size_t)g->n_outputs + 1, sizeof *p->copies);
     cnnrun_status *st = NULL;
-    if (!p->input_shapes || !p->tensors || !p->layouts || !p->in_ptrs || !p->out_ptrs ||
+    if (!p->input_shapes || !p->tensors || !p->layouts || !p->in_ptrs || !p->wants || !p->out_ptrs ||
         !p->reorder_ptrs || !p->reorder_nodes || !p->output_values || !p->fused_into || !p->storage ||
         !p->root || !p->input_index || !p->offset || !p->folded || !p->node_folded || !p->steps ||
         !p->copies) {
@@ -550,10 +552,11 @@ cnnrun_status *cr_plan_build(const cnnrun_model *model, const cr_tensor *inputs,
     int in_cursor = 0, out_cursor = 0;
     for (int ni = 0; ni < g->n_nodes && !st; ni++) {
         cr_tensor **in_ptrs = &p->in_ptrs[in_cursor], **out_ptrs = &p->out_ptrs[out_cursor];
+        cr_layout_want *wants = &p->wants[in_cursor];
         in_cursor += g->nodes[ni].n_inputs;
         out_cursor += g->nodes[ni].n_outputs;
         if (p->fused_into[ni] >= 0) continue; /* computed by an earlier step's kernel */
-        st = plan_node(p, model, ni, env, mode, in_ptrs, out_ptrs, needs_values);
+        st = plan_node(p, model, ni, env, mode, in_ptrs, out_ptrs, wants, needs_values);
     }
     if (!st) st = plan_outputs(p, g, env, mode);
     if (!st && mode == CR_PLAN_FULL) st = cr_plan_memory(p, model);

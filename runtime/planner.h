@@ -45,7 +45,8 @@ typedef struct cr_plan {
                                   time; everything else is bound at run time) */
     cr_layout *layouts;        /* per value: what tensors[v].layout points to when the value's
                                   own step chose a layout */
-    cr_tensor **in_ptrs;       /* backing arrays for the steps' ctx.in / ctx.out */
+    cr_tensor **in_ptrs;       /* backing arrays for the steps' ctx.in / ctx.want / ctx.out */
+    cr_layout_want *wants;
     cr_tensor **out_ptrs;
     cr_tensor **reorder_ptrs;  /* in and out of the planner's reorder steps, two per step */
     cr_node *reorder_nodes;    /* their nodes (names like "to nhwc: x"), n_reorders of them */

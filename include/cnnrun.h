@@ -270,6 +270,39 @@ CNNRUN_API size_t cnnrun_summary_arena_bytes(const cnnrun_summary *summary);
 CNNRUN_API const char *cnnrun_summary_free_dims(const cnnrun_summary *summary);
 CNNRUN_API void cnnrun_summary_free(cnnrun_summary *summary);
 
+/* ---------------------------------------------------------------------------------------------
+ * Profile: where the time of a run goes, kernel by kernel.
+ * ------------------------------------------------------------------------------------------- */
+
+typedef struct cnnrun_profile cnnrun_profile;
+
+typedef struct cnnrun_profile_row {
+    const char *node_name;  /* the node; for a layout conversion the planner added, what it
+                               converts ("conv1_out as nhwc") */
+    const char *op_type;    /* "Conv"; "Reorder" for the planner's layout conversions */
+    const char *fused;      /* nodes computed inside this kernel as post-ops, as "Relu" or
+                               "Add+Relu"; NULL when none */
+    int rank;               /* of output 0 */
+    int64_t shape[CNNRUN_MAX_RANK];
+    const char *layout;     /* output 0's memory layout: "plain" (row-major), "nhwc", ... */
+    const char *kernel;     /* oneDNN's implementation ("brgconv:avx512_core"), or "cnnrun" for
+                               cnnrun's own kernels */
+    double ms;              /* mean time per run */
+    double flops;           /* floating-point operations per run (multiply-add = 2); 0 when the
+                               op does not count them */
+} cnnrun_profile_row;
+
+/* Runs the model runs times (after one warm-up run) on these inputs, as cnnrun_session_run
+ * would, timing every kernel. Rows are in execution order. The strings belong to the profile. */
+CNNRUN_API cnnrun_status *cnnrun_session_profile(cnnrun_session *session, const cnnrun_tensor *inputs,
+                                                 size_t n_inputs, int runs, cnnrun_profile **out);
+CNNRUN_API size_t cnnrun_profile_row_count(const cnnrun_profile *profile);
+CNNRUN_API const cnnrun_profile_row *cnnrun_profile_row_at(const cnnrun_profile *profile, size_t index);
+/* Mean wall time of a whole run, and the number of layout conversions in it. */
+CNNRUN_API double cnnrun_profile_total_ms(const cnnrun_profile *profile);
+CNNRUN_API size_t cnnrun_profile_reorder_count(const cnnrun_profile *profile);
+CNNRUN_API void cnnrun_profile_free(cnnrun_profile *profile);
+
 #ifdef __cplusplus
 }
 #endif

@@ -12,7 +12,11 @@
  * deterministic, so an inference runtime can compute it; see batchnorm_run_training.
  *
  * Folding a BatchNormalization into a preceding Conv or Gemm is only valid in inference form: a
- * training-mode node's statistics come from the data. */
+ * training-mode node's statistics come from the data.
+ *
+ * Between convolutions (DenseNet's BatchNorm -> Relu -> Conv), the inference form reads and
+ * writes oneDNN's NHWC as it is, with the channel innermost, and takes a following Relu, LeakyRelu
+ * or Clip as a fused post-op. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +24,8 @@
 #include "op_util.h"
 
 #define BN_PARALLEL_MIN 65536
+
+typedef enum bn_activation { BN_NONE, BN_RELU, BN_CLIP } bn_activation;
 
 typedef struct batchnorm_state {
     int64_t batch, channels, spatial;
@@ -29,6 +35,10 @@ typedef struct batchnorm_state {
     float *a, *b; /* inference form: per-channel scale and shift, channels each (one allocation) */
     bool training;  /* training_mode = 1: statistics from the batch; a and b are not used */
     float momentum; /* training_mode = 1: weight of the input statistics in the running ones */
+    bool channels_last; /* x (and y) in NHWC order: pixels of `channels` contiguous values */
+    bn_activation act;  /* fused by the planner */
+    float slope;        /* BN_RELU: 0 for Relu, alpha for LeakyRelu */
+    float lo, hi;       /* BN_CLIP */
 } batchnorm_state;
 
 static int op_threads(const cr_op_ctx *ctx)
@@ -132,6 +142,43 @@ static void batchnorm_destroy(void *state)
     free(s);
 }
 
+/* The post-op the planner fused: one Relu, LeakyRelu or Clip (the planner runs the nodes one by
+ * one when this refuses). */
+static cnnrun_status *batchnorm_post_ops(const cr_op_ctx *ctx, batchnorm_state *s)
+{
+    if (ctx->n_post == 0) return NULL;
+    const cr_post_op *po = &ctx->post[0];
+    if (ctx->n_post > 1 || s->training || po->kind != CR_POST_ELTWISE)
+        return cr_op_error(ctx, CNNRUN_ERR_UNSUPPORTED, "these post-ops cannot be fused");
+    if (po->alg == dnnl_eltwise_relu) {
+        s->act = BN_RELU;
+        s->slope = po->alpha;
+    } else if (po->alg == dnnl_eltwise_clip) {
+        s->act = BN_CLIP;
+        s->lo = po->alpha;
+        s->hi = po->beta;
+    } else {
+        return cr_op_error(ctx, CNNRUN_ERR_UNSUPPORTED, "this post-op cannot be fused");
+    }
+    return NULL;
+}
+
+/* Whether x arrives with the channel innermost (NHWC): then y keeps that layout. Any other layout
+ * than row-major is asked to arrive row-major. */
+static bool batchnorm_channels_last(cr_op_ctx *ctx, bool training)
+{
+    const cr_tensor *x = ctx->in[0];
+    if (!ctx->layouts_allowed || cr_layout_is_plain(x)) return false;
+    int order[CR_MAX_RANK];
+    if (!training && x->rank >= 3 && cr_layout_order(x, order) && order[x->rank - 1] == 1 &&
+        ctx->out[0]->layout) {
+        *ctx->out[0]->layout = *x->layout;
+        return true;
+    }
+    cr_op_want_layout(ctx, 0, NULL);
+    return false;
+}
+
 static cnnrun_status *batchnorm_prepare(cr_op_ctx *ctx)
 {
     const cr_tensor *x = ctx->in[0];
@@ -140,10 +187,12 @@ static cnnrun_status *batchnorm_prepare(cr_op_ctx *ctx)
     cnnrun_status *st = cr_attr_float(ctx->node, "epsilon", 1e-5f, &s->epsilon);
     if (!st) st = batchnorm_training_mode(ctx, &s->training);
     if (!st && s->training) st = cr_attr_float(ctx->node, "momentum", 0.9f, &s->momentum);
+    if (!st) st = batchnorm_post_ops(ctx, s);
     if (st) {
         free(s);
         return st;
     }
+    s->channels_last = batchnorm_channels_last(ctx, s->training);
     s->batch = x->dims[0];
     s->channels = x->dims[1];
     s->spatial = 1;
@@ -235,6 +284,24 @@ static cnnrun_status *batchnorm_run_training(cr_op_ctx *ctx)
     return NULL;
 }
 
+/* The fused activation over n outputs. Adding +0 turns Relu's -0 (a negative times 0) into the
+ * +0 the Relu op gives; NaN passes through both, as in the ops themselves. */
+static void activate_row(const batchnorm_state *s, float *y, int64_t n)
+{
+    if (s->act == BN_RELU) {
+        const float k = s->slope;
+        #pragma omp simd
+        for (int64_t i = 0; i < n; i++) y[i] = y[i] < 0.0f ? y[i] * k + 0.0f : y[i];
+    } else if (s->act == BN_CLIP) {
+        const float lo = s->lo, hi = s->hi;
+        #pragma omp simd
+        for (int64_t i = 0; i < n; i++) {
+            float v = y[i] < lo ? lo : y[i];
+            y[i] = v > hi ? hi : v;
+        }
+    }
+}
+
 static cnnrun_status *batchnorm_run(cr_op_ctx *ctx)
 {
     batchnorm_state *s = ctx->state;
@@ -243,9 +310,23 @@ static cnnrun_status *batchnorm_run(cr_op_ctx *ctx)
         compute_affine(s, ctx->in[1]->data, ctx->in[2]->data, ctx->in[3]->data, ctx->in[4]->data);
     const float *x = ctx->in[0]->data;
     float *y = ctx->out[0]->data;
-    int64_t planes = s->batch * s->channels, n = s->spatial;
     const float *a = s->a, *b = s->b;
-    #pragma omp parallel for num_threads(s->threads) if (planes * n >= BN_PARALLEL_MIN)
+    int64_t count = s->batch * s->channels * s->spatial;
+    if (s->channels_last) {
+        /* a pixel is `channels` contiguous values */
+        int64_t pixels = s->batch * s->spatial, c_n = s->channels;
+        #pragma omp parallel for num_threads(s->threads) if (count >= BN_PARALLEL_MIN)
+        for (int64_t p = 0; p < pixels; p++) {
+            const float *xp = x + p * c_n;
+            float *yp = y + p * c_n;
+            #pragma omp simd
+            for (int64_t c = 0; c < c_n; c++) yp[c] = xp[c] * a[c] + b[c];
+            activate_row(s, yp, c_n);
+        }
+        return NULL;
+    }
+    int64_t planes = s->batch * s->channels, n = s->spatial;
+    #pragma omp parallel for num_threads(s->threads) if (count >= BN_PARALLEL_MIN)
     for (int64_t p = 0; p < planes; p++) {
         int64_t c = p % s->channels;
         const float ac = a[c], bc = b[c];
@@ -253,6 +334,7 @@ static cnnrun_status *batchnorm_run(cr_op_ctx *ctx)
         float *yp = y + p * n;
         #pragma omp simd
         for (int64_t i = 0; i < n; i++) yp[i] = xp[i] * ac + bc;
+        activate_row(s, yp, n);
     }
     return NULL;
 }
@@ -265,6 +347,7 @@ static const cr_op op_batchnorm = {
     .domain = "",
     .opset_min = 1,
     .opset_max = 21,
+    .flags = CR_OP_LAYOUT_AWARE | CR_OP_FUSES_ELTWISE,
     .infer = batchnorm_infer,
     .prepare = batchnorm_prepare,
     .run = batchnorm_run,

@@ -65,6 +65,9 @@ typedef struct cr_op_ctx {
      * at plan time (see cr_const_ints): the planner then plans again with those values if they
      * come from graph inputs (e.g. a Reshape whose target shape is a model input). */
     uint32_t missing_values;
+    /* Set by infer when output 0 is input 0 as it is, with nothing to compute (a Pad of zeros):
+     * the planner makes the output a view of the input and schedules no step. */
+    bool identity;
 
     /* Layouts (CR_OP_LAYOUT_AWARE ops only; the planner gives every other op row-major inputs
      * and expects row-major outputs). in[i]->layout tells how input i arrives. When

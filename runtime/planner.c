@@ -157,6 +157,11 @@ static cnnrun_status *fold_node(cr_plan *p, int node, const cr_op *op, cr_op_ctx
         ctx->out[o]->data = t->data;
         p->storage[n->outputs[o]] = CR_STORE_CONST;
     }
+    if (ctx->identity && ctx->out[0]) {
+        memcpy(ctx->out[0]->data, ctx->in[0]->data, cr_tensor_bytes(ctx->out[0]));
+        p->node_folded[node] = true;
+        return NULL;
+    }
     if ((op->flags & CR_OP_VIEW) && ctx->out[0]) {
         size_t bytes = cr_tensor_bytes(ctx->out[0]);
         if (!ctx->in[0] || bytes != cr_tensor_bytes(ctx->in[0]))
@@ -398,6 +403,14 @@ static cnnrun_status *plan_node(cr_plan *p, const cnnrun_model *model, int ni, c
     }
     if (!(op->flags & CR_OP_NO_FOLD) && (all_known || (op->flags & CR_OP_SHAPE_ONLY)))
         return fold_node(p, ni, op, &ctx);
+    if (ctx.identity && ctx.in[0] && ctx.out[0]) {
+        /* a view of the input in its layout, with no step */
+        int v = n->outputs[0], src = cr_plan_value_of(p, ctx.in[0]);
+        p->storage[v] = CR_STORE_ALIAS;
+        p->root[v] = cr_plan_root(p, src);
+        p->tensors[v].layout = ctx.in[0]->layout;
+        return NULL;
+    }
     if (mode == CR_PLAN_SHAPES_ONLY) {
         assign_storage(p, n, op, &ctx);
         return NULL;

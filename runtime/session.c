@@ -216,17 +216,15 @@ static cnnrun_status *deliver_outputs(cnnrun_session *s, const cr_plan *p, cnnru
     return NULL;
 }
 
-cnnrun_status *cnnrun_session_run(cnnrun_session *session, const cnnrun_tensor *inputs,
-                                  size_t n_inputs, cnnrun_tensor *outputs, size_t n_outputs)
+cnnrun_status *cr_session_begin_run(cnnrun_session *session, const cnnrun_tensor *inputs,
+                                    size_t n_inputs, cr_plan **out)
 {
-    if (!session) return cr_error(CNNRUN_ERR_INVALID_ARGUMENT, "cnnrun_session_run: session is NULL");
-    if (n_outputs && !outputs)
-        return cr_error(CNNRUN_ERR_INVALID_ARGUMENT, "outputs is NULL but n_outputs is %zu", n_outputs);
     const cr_graph *g = session->model->graph;
     const cnnrun_tensor *ordered[64];
     const cnnrun_tensor **ord = g->n_inputs <= 64 ? ordered : malloc((size_t)g->n_inputs * sizeof *ord);
     cr_tensor *shapes = calloc((size_t)g->n_inputs + 1, sizeof *shapes);
     cnnrun_status *st = NULL;
+    *out = NULL;
     if (!ord || !shapes) {
         st = cr_error(CNNRUN_ERR_OUT_OF_MEMORY, "out of memory binding inputs");
         goto done;
@@ -253,19 +251,39 @@ cnnrun_status *cnnrun_session_run(cnnrun_session *session, const cnnrun_tensor *
     if (st) goto done;
     cr_exec_env_enter(&session->env);
     bind_memory(plan, session->arena, ord);
-    for (int s = 0; s < plan->n_steps && !st; s++) {
-        cr_step *step = &plan->steps[s];
-        if (!step->op->run) continue;
-        step->ctx.scratch = session->scratch;
-        st = step->op->run(&step->ctx);
-    }
-    for (int c = 0; !st && c < plan->n_copies; c++) {
-        const cr_tensor *t = &plan->tensors[plan->copies[c].value];
-        memcpy((char *)session->arena + plan->copies[c].offset, t->data, cr_tensor_bytes(t));
-    }
-    if (!st) st = deliver_outputs(session, plan, outputs, n_outputs);
+    *out = plan;
 done:
     if (ord != ordered) free(ord);
     free(shapes);
     return st;
+}
+
+cnnrun_status *cr_session_run_step(cnnrun_session *session, cr_plan *plan, int index)
+{
+    cr_step *step = &plan->steps[index];
+    if (!step->op->run) return NULL;
+    step->ctx.scratch = session->scratch;
+    return step->op->run(&step->ctx);
+}
+
+cnnrun_status *cr_session_end_run(cnnrun_session *session, cr_plan *plan, cnnrun_tensor *outputs,
+                                  size_t n_outputs)
+{
+    for (int c = 0; c < plan->n_copies; c++) {
+        const cr_tensor *t = &plan->tensors[plan->copies[c].value];
+        memcpy((char *)session->arena + plan->copies[c].offset, t->data, cr_tensor_bytes(t));
+    }
+    return deliver_outputs(session, plan, outputs, n_outputs);
+}
+
+cnnrun_status *cnnrun_session_run(cnnrun_session *session, const cnnrun_tensor *inputs,
+                                  size_t n_inputs, cnnrun_tensor *outputs, size_t n_outputs)
+{
+    if (!session) return cr_error(CNNRUN_ERR_INVALID_ARGUMENT, "cnnrun_session_run: session is NULL");
+    if (n_outputs && !outputs)
+        return cr_error(CNNRUN_ERR_INVALID_ARGUMENT, "outputs is NULL but n_outputs is %zu", n_outputs);
+    cr_plan *plan;
+    CR_TRY(cr_session_begin_run(session, inputs, n_inputs, &plan));
+    for (int s = 0; s < plan->n_steps; s++) CR_TRY(cr_session_run_step(session, plan, s));
+    return cr_session_end_run(session, plan, outputs, n_outputs);
 }

@@ -26,4 +26,13 @@ struct cnnrun_session {
  * recently used. */
 cnnrun_status *cr_session_plan(cnnrun_session *s, const cr_tensor *inputs, cr_plan **out);
 
+/* A run in three parts, for cnnrun_session_run and profiles: begin matches the inputs, plans
+ * (or finds the plan) and binds memory; then each step runs; end delivers the outputs (as
+ * cnnrun_session_run documents). */
+cnnrun_status *cr_session_begin_run(cnnrun_session *s, const cnnrun_tensor *inputs, size_t n_inputs,
+                                    cr_plan **plan);
+cnnrun_status *cr_session_run_step(cnnrun_session *s, cr_plan *plan, int step);
+cnnrun_status *cr_session_end_run(cnnrun_session *s, cr_plan *plan, cnnrun_tensor *outputs,
+                                  size_t n_outputs);
+
 #endif

@@ -39,6 +39,8 @@ void cli_print_usage(FILE *out)
           "                      symbolic shapes, and the model is not run)\n"
           "  --threads N         worker threads (default: one per core)\n"
           "  --bench N           time N runs after min(3, N) warm-up runs\n"
+          "  --profile           time every kernel (over the --bench runs, default 10): op,\n"
+          "                      fused post-ops, layout, oneDNN's implementation, GFLOP/s\n"
           "  -v, --verbose       print declared inputs/outputs and timings to stderr\n"
           "  -h, --help          print this help and exit\n"
           "  --version           print the cnnrun and oneDNN versions and exit\n"
@@ -159,6 +161,7 @@ int cli_parse_args(int argc, char **argv, cli_options *opts, char *err, size_t e
         else if (strcmp(name, "--list-ops") == 0) opts->list_ops = 1;
         else if (strcmp(name, "-v") == 0 || strcmp(name, "--verbose") == 0) opts->verbose = 1;
         else if (strcmp(name, "--summary") == 0) opts->summary = 1;
+        else if (strcmp(name, "--profile") == 0) opts->profile = 1;
         else is_flag = 0;
         if (is_flag) {
             if (inline_value) return fail(err, err_size, "option '%s' takes no value", name);

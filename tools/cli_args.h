@@ -30,7 +30,7 @@ typedef struct cli_options {
     double rtol, atol;
     int threads;                /* 0 = library default */
     int bench_runs;             /* 0 = no benchmark */
-    int summary, verbose, help, version, list_ops;
+    int summary, profile, verbose, help, version, list_ops;
     /* Storage behind the "NAME=FILE" strings, owned by the options. */
     char **owned_strings;
     size_t n_owned_strings;

@@ -231,6 +231,58 @@ void cli_print_bench(FILE *out, double *latencies_ms, size_t runs, size_t warmup
             total > 0 ? (double)runs * 1000.0 / total : INFINITY);
 }
 
+static int by_time_desc(const void *a, const void *b)
+{
+    double x = (*(const cnnrun_profile_row *const *)a)->ms, y = (*(const cnnrun_profile_row *const *)b)->ms;
+    return (x < y) - (x > y);
+}
+
+void cli_print_profile(FILE *out, const cnnrun_profile *profile, int runs)
+{
+    size_t n = cnnrun_profile_row_count(profile);
+    const cnnrun_profile_row **rows = calloc(n + 1, sizeof *rows);
+    if (!rows) {
+        cli_error("out of memory printing the profile");
+        return;
+    }
+    double kernels_ms = 0.0, reorder_ms = 0.0;
+    int name_w = 4, op_w = 2, shape_w = 5, kernel_w = 6;
+    char shape[128], op[160];
+    for (size_t i = 0; i < n; i++) {
+        rows[i] = cnnrun_profile_row_at(profile, i);
+        kernels_ms += rows[i]->ms;
+        if (strcmp(rows[i]->op_type, "Reorder") == 0) reorder_ms += rows[i]->ms;
+        int w = (int)strlen(rows[i]->node_name);
+        if (w > name_w) name_w = w > NAME_COLUMN_MAX ? NAME_COLUMN_MAX : w;
+        snprintf(op, sizeof op, "%s%s%s", rows[i]->op_type, rows[i]->fused ? "+" : "",
+                 rows[i]->fused ? rows[i]->fused : "");
+        if ((int)strlen(op) > op_w) op_w = (int)strlen(op);
+        cli_format_shape(shape, sizeof shape, rows[i]->rank, rows[i]->shape, NULL);
+        if ((int)strlen(shape) > shape_w) shape_w = (int)strlen(shape);
+        if ((int)strlen(rows[i]->kernel) > kernel_w) kernel_w = (int)strlen(rows[i]->kernel);
+    }
+    qsort(rows, n, sizeof *rows, by_time_desc);
+    double total = cnnrun_profile_total_ms(profile);
+    fprintf(out, "%-*s  %-*s  %-*s  %-7s  %-*s  %9s  %6s  %8s\n", name_w, "node", op_w, "op", shape_w,
+            "shape", "layout", kernel_w, "kernel", "ms", "share", "GFLOP/s");
+    for (size_t i = 0; i < n; i++) {
+        const cnnrun_profile_row *r = rows[i];
+        snprintf(op, sizeof op, "%s%s%s", r->op_type, r->fused ? "+" : "", r->fused ? r->fused : "");
+        cli_format_shape(shape, sizeof shape, r->rank, r->shape, NULL);
+        char gflops[32] = "";
+        if (r->flops > 0 && r->ms > 0) snprintf(gflops, sizeof gflops, "%.1f", r->flops / r->ms / 1e6);
+        fprintf(out, "%-*.*s  %-*s  %-*s  %-7s  %-*s  %9.3f  %5.1f%%  %8s\n", name_w, NAME_COLUMN_MAX,
+                r->node_name, op_w, op, shape_w, shape, r->layout ? r->layout : "", kernel_w, r->kernel,
+                r->ms, total > 0 ? 100.0 * r->ms / total : 0.0, gflops);
+    }
+    double flops = 0.0;
+    for (size_t i = 0; i < n; i++) flops += rows[i]->flops;
+    fprintf(out, "total: %.3f ms per run (mean of %d), kernels %.3f ms, %.1f GFLOP/s overall\n", total,
+            runs, kernels_ms, total > 0 ? flops / total / 1e6 : 0.0);
+    fprintf(out, "layout reorders: %zu, %.3f ms per run\n", cnnrun_profile_reorder_count(profile), reorder_ms);
+    free(rows);
+}
+
 static int by_op_name(const void *a, const void *b)
 {
     const cnnrun_op_info *x = a, *y = b;

@@ -36,6 +36,11 @@ void cli_print_comparison(FILE *out, const char *name, const cnnrun_tensor *tens
 /* Sorts latencies_ms in place and prints median, min, max and runs per second. */
 void cli_print_bench(FILE *out, double *latencies_ms, size_t runs, size_t warmups);
 
+/* The kernels of a profiled run, slowest first: node, op (+ fused post-ops), output shape and
+ * layout, oneDNN's implementation, ms, share of the run, GFLOP/s; then the run's total and the
+ * layout reorders it needed. */
+void cli_print_profile(FILE *out, const cnnrun_profile *profile, int runs);
+
 /* The supported operators as a Markdown table sorted by name: "| Conv | 1–17 |". Returns an exit
  * code. The README's operator table is this output (a test keeps the two equal). */
 int cli_print_op_table(FILE *f);

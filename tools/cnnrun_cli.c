@@ -539,6 +539,19 @@ static int bench(cli_run *run)
     return rc;
 }
 
+#define PROFILE_DEFAULT_RUNS 10
+
+static int profile(cli_run *run)
+{
+    int runs = run->opts.bench_runs ? run->opts.bench_runs : PROFILE_DEFAULT_RUNS;
+    cnnrun_profile *prof;
+    cnnrun_status *st = cnnrun_session_profile(run->session, run->inputs, run->n_inputs, runs, &prof);
+    if (st) return report_status(st, NULL);
+    cli_print_profile(stdout, prof, runs);
+    cnnrun_profile_free(prof);
+    return CLI_EXIT_OK;
+}
+
 static int execute(cli_run *run)
 {
     const cli_options *o = &run->opts;
@@ -546,7 +559,7 @@ static int execute(cli_run *run)
     if ((rc = load_model(run))) return rc;
     if ((rc = collect_inputs(run))) return rc;
     int wants_run = run->have_inputs || run->n_inputs == 0;
-    if (!wants_run && o->summary && !o->output_path && !o->n_expects && !o->bench_runs)
+    if (!wants_run && o->summary && !o->output_path && !o->n_expects && !o->bench_runs && !o->profile)
         return print_summary(run); /* --summary alone: describe the graph symbolically */
     if ((rc = check_all_bound(run))) return rc;
     if ((rc = check_inputs(run))) return rc;
@@ -555,7 +568,8 @@ static int execute(cli_run *run)
     if (o->output_path && (rc = save_outputs(run))) return rc;
     int failed = 0;
     if ((rc = compare_outputs(run, &failed))) return rc;
-    if (o->bench_runs && (rc = bench(run))) return rc;
+    if (o->profile && (rc = profile(run))) return rc;
+    else if (!o->profile && o->bench_runs && (rc = bench(run))) return rc;
     return failed ? CLI_EXIT_OUT_OF_TOLERANCE : CLI_EXIT_OK;
 }
 

@@ -56,12 +56,12 @@ static int fail_status(cnnrun_status *status, const char *what)
     return EXIT_USAGE;
 }
 
-static int usage(const char *why)
+static int usage(const char *why, const char *what)
 {
-    fprintf(stderr, "cnnrun_bench: %s\n"
+    fprintf(stderr, "cnnrun_bench: %s%s%s\n"
                     "usage: cnnrun_bench MODEL.onnx INPUT.npy... [--threads N] [--warmup W] "
                     "[--runs N] [--max-seconds S] [--out DIR]\n"
-                    "       cnnrun_bench --baseline\n", why);
+                    "       cnnrun_bench --baseline\n", why, what ? ": " : "", what ? what : "");
     return EXIT_USAGE;
 }
 
@@ -88,10 +88,10 @@ static int parse_options(int argc, char **argv, bench_options *o)
         if (strncmp(arg, "--", 2) != 0) {
             if (!o->model_path) o->model_path = arg;
             else if (o->n_inputs < MAX_INPUTS) o->input_paths[o->n_inputs++] = arg;
-            else return usage("too many inputs");
+            else return usage("too many inputs", arg);
             continue;
         }
-        if (!value) return usage("an option lacks its value");
+        if (!value) return usage("an option lacks its value", arg);
         i++;
         int bad = 0;
         if (strcmp(arg, "--threads") == 0) bad = parse_int(value, 0, &o->threads);
@@ -102,11 +102,11 @@ static int parse_options(int argc, char **argv, bench_options *o)
             char *end;
             o->max_seconds = strtod(value, &end);
             bad = end == value || *end || o->max_seconds < 0;
-        } else return usage("unknown option");
-        if (bad) return usage("an option has a bad value");
+        } else return usage("unknown option", arg);
+        if (bad) return usage("bad value for", arg);
     }
     if (o->baseline) return 0;
-    if (!o->model_path) return usage("no model given");
+    if (!o->model_path) return usage("no model given", NULL);
     return 0;
 }
 
@@ -210,7 +210,7 @@ static int bench(const bench_options *o, bench_state *s)
     int rc;
     if ((rc = read_inputs(o, s))) return rc;
     s->latencies = malloc((size_t)o->runs * sizeof *s->latencies);
-    if (!s->latencies) return usage("out of memory for the latencies");
+    if (!s->latencies) return usage("out of memory for the latencies", NULL);
 
     double t0 = now_ms();
     cnnrun_status *st = cnnrun_model_load(o->model_path, &s->model);

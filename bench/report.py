@@ -53,11 +53,16 @@ def case_name(row):
 
 
 def spread(values):
-    """Spread of the per-round medians relative to their middle: a noise indicator."""
-    if len(values) < 2:
+    """Largest over smallest per-round median: 1.0 when every round agrees, a noise indicator."""
+    if len(values) < 2 or min(values) <= 0:
         return None
-    mid = sorted(values)[len(values) // 2]
-    return (max(values) - min(values)) / mid if mid else None
+    return max(values) / min(values)
+
+
+def spread_text(value):
+    if value is None:
+        return "—"
+    return f"{value:.2f}×" if value < 10 else f"{value:.0f}×"
 
 
 def others_share(row):
@@ -98,8 +103,7 @@ def speed_table(rows):
             rmed = f"**{ratio(c['median_ms'], o['median_ms']):.2f}**"
             rmin = f"{ratio(c['min_ms'], o['min_ms']):.2f}"
         gps = f"{c['gflops_per_s']:.1f}" if c.get("gflops_per_s") else "?"
-        noise = " / ".join("—" if spread(x["round_medians_ms"]) is None
-                           else f"{100 * spread(x['round_medians_ms']):.0f}%" for x in (c, o))
+        noise = " / ".join(spread_text(spread(x["round_medians_ms"])) for x in (c, o))
         others = f"{100 * others_share(r):.0f}%" + (" †" if busy(r) else "")
         diff = "—" if r.get("max_rel_diff") is None else f"{r['max_rel_diff']:.1e}"
         if r["error"]:
@@ -188,7 +192,8 @@ def machine_section(m, baselines):
         f"- oneDNN implementations that ran in that probe: {impls or 'none reported'}",
         f"- ONNX Runtime: onnxruntime-node {m['ort_version']} (its bundled libonnxruntime, CPU "
         f"provider) on Node.js {m['node_version']}",
-        f"- cnnrun {m['cnnrun_version']} ({m['cnnrun_backend']}), {tree}; libcnnrun.so "
+        f"- cnnrun {m['cnnrun_version']} ({m['cnnrun_backend']}), {tree}; libcnnrun.so built "
+        f"{m['library_built']}, "
         + ("links OpenBLAS" if m["links_openblas"] else "does not link OpenBLAS"),
         f"- {system['os']}, Linux {system['kernel']}, {system['memory_gb']:.0f} GB RAM",
         f"- Baseline peak RSS (process with the runtime loaded, no model): cnnrun "
@@ -220,8 +225,8 @@ def method_section(args):
         f"runs: up to {args['runs']} in the first round (stopping after "
         f"{args['max_seconds']:g} s of timed runs, at least 3), and in later rounds the smaller of "
         "the two runtimes' first-round counts, so both contribute the same number of samples. "
-        "Latencies are pooled over the rounds (*samples*); *round spread* is (max − min) / "
-        "median of the per-round medians, a noise indicator. *Others' CPU*: the largest share "
+        "Latencies are pooled over the rounds (*samples*); *round spread* is the largest over "
+        "the smallest per-round median (1.00× when the rounds agree), a noise indicator. *Others' CPU*: the largest share "
         "of the machine (all CPUs) that other processes used while one of the row's processes "
         "ran — /proc/stat busy time minus the child's own CPU time; above "
         f"{100 * BUSY_LIMIT:.0f}% the row is marked †."

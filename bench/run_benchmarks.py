@@ -292,8 +292,9 @@ def measure_baselines(runtimes):
     return baselines
 
 
-def describe(args, runtimes, links_blas):
+def describe(args, runtimes, library):
     """Machine, versions, environment; oneDNN's ISA from one verbose cnnrun run."""
+    links_blas = machine.links_openblas(library)
     probe_model = model_path(args.build, args.models[0])
     steps = args.seq_len if args.models[0] in SEQUENCE_MODELS else None
     probe_dir = os.path.join(args.build, "bench", "work", "onednn_verbose")
@@ -314,6 +315,9 @@ def describe(args, runtimes, links_blas):
         "cnnrun_version": verbose.report["version"], "cnnrun_backend": verbose.report["backend"],
         "ort_version": ort_info["version"], "node_version": ort_info["node"],
         "commit": commit, "changed_files": changed, "links_openblas": links_blas,
+        # Others may edit the tree after the build: the library's age says which state it has.
+        "library_built": datetime.datetime.fromtimestamp(os.path.getmtime(library)).astimezone()
+                         .strftime("%Y-%m-%d %H:%M %Z"),
         "env": {"cnnrun": OPENBLAS_ENV if links_blas else {}, "onnxruntime": {},
                 "inherited": inherited},
     }
@@ -347,7 +351,7 @@ def main():
                 base_env, launcher),
     ]
     load_before = os.getloadavg()
-    info = describe(args, runtimes, links_blas)
+    info = describe(args, runtimes, library)
     baselines = measure_baselines(runtimes)
 
     rows = []

@@ -2,8 +2,11 @@
 # Installs the build into a temporary prefix, then builds a small C program against it twice, as a
 # user would: with pkg-config, and with CMake's find_package (shared and static targets).
 # Usage: test_install.sh BUILD_DIR SOURCE_DIR
+# CNNRUN_CONSUMER_FLAGS (optional): compiler and linker flags the consumer needs, such as the
+# sanitizer flags of a CNNRUN_SANITIZE build, whose libraries need the sanitizer runtimes.
 set -euo pipefail
 build=$1 src=$2
+flags=${CNNRUN_CONSUMER_FLAGS:-}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cmake --install "$build" --prefix "$work/prefix" > "$work/install.log"
@@ -20,10 +23,10 @@ for f in include/cnnrun.h bin/cnnrun; do
   check "installed $f" test -e "$work/prefix/$f"
 done
 check "pkg-config build" env PKG_CONFIG_PATH="$pcdir" sh -c \
-  "cc -Wall -Wextra -o '$work/pc_consumer' '$src/tests/install_consumer/consumer.c' \$(pkg-config --cflags --libs cnnrun)"
+  "cc -Wall -Wextra $flags -o '$work/pc_consumer' '$src/tests/install_consumer/consumer.c' \$(pkg-config --cflags --libs cnnrun)"
 check "pkg-config program runs" env LD_LIBRARY_PATH="$libdir" "$work/pc_consumer" "$model"
 check "find_package configure" cmake -S "$src/tests/install_consumer" -B "$work/consumer" \
-  -DCMAKE_PREFIX_PATH="$work/prefix"
+  -DCMAKE_PREFIX_PATH="$work/prefix" -DCMAKE_C_FLAGS="$flags" -DCMAKE_EXE_LINKER_FLAGS="$flags"
 check "find_package build" cmake --build "$work/consumer"
 check "find_package shared program runs" env LD_LIBRARY_PATH="$libdir" "$work/consumer/consumer_shared" "$model"
 check "find_package static program runs" "$work/consumer/consumer_static" "$model"

@@ -150,7 +150,11 @@ static cnnrun_status *gemm_build_inner_product(cr_op_ctx *ctx, const gemm_params
     CR_TRY(cr_dnnl_check(dnnl_inner_product_forward_desc_init(&desc, dnnl_forward_inference, &src_md,
                                                               &w_md, p->c ? &b_md : NULL, &dst_md),
                          "inner product descriptor initialisation"));
-    CR_TRY(cr_dnnl_prim_create(&s->prim, ctx->env, &desc, NULL, "inner product"));
+    dnnl_primitive_attr_t attr;
+    CR_TRY(cr_dnnl_attr_with_post_ops(ctx, &attr));
+    cnnrun_status *st = cr_dnnl_prim_create(&s->prim, ctx->env, &desc, attr, "inner product");
+    dnnl_primitive_attr_destroy(attr);
+    CR_TRY(st);
     CR_TRY(cr_dnnl_prim_arg(&s->prim, ctx->env, DNNL_ARG_SRC, NULL));
     CR_TRY(add_scaled_const(s, ctx->env, DNNL_ARG_WEIGHTS, &w_user_md, b->data, p->n * p->k, p->alpha));
     if (p->c) CR_TRY(add_row_bias(s, ctx->env, p, p->beta, 1));
@@ -179,7 +183,7 @@ static cnnrun_status *gemm_build_matmul(cr_op_ctx *ctx, const gemm_params *p, ge
     CR_TRY(cr_dnnl_check(dnnl_matmul_desc_init(&desc, &a_md, &w_md, bias ? &bias_md : NULL, &dst_md),
                          "matmul descriptor initialisation"));
     dnnl_primitive_attr_t attr;
-    CR_TRY(cr_dnnl_attr_create(&attr));
+    CR_TRY(cr_dnnl_attr_with_post_ops(ctx, &attr));
     cnnrun_status *st = NULL;
     if (!s->weights_const && p->alpha != 1.0f)
         st = cr_dnnl_check(dnnl_primitive_attr_set_output_scales(attr, 1, 0, &p->alpha),
@@ -240,6 +244,9 @@ static cnnrun_status *gemm_prepare(cr_op_ctx *ctx)
         if (st) st = cr_dnnl_node_error(ctx, st);
         ctx->scratch_bytes = s->prim.scratch_bytes;
     }
+    /* A fused activation must follow the whole Gemm, C included: only when C is the bias. */
+    if (!st && ctx->n_post > 0 && (s->empty || s->no_primitive || s->post_c_input >= 0))
+        st = cr_op_error(ctx, CNNRUN_ERR_UNSUPPORTED, "post-ops need C to be a bias of the primitive");
     if (st) {
         gemm_destroy(s);
         return st;
@@ -436,6 +443,7 @@ static const cr_op gemm_op = {
     .domain = "",
     .opset_min = 1,
     .opset_max = 17,
+    .flags = CR_OP_FUSES_ELTWISE,
     .infer = gemm_infer,
     .prepare = gemm_prepare,
     .run = gemm_run,

@@ -16,7 +16,8 @@ import subprocess
 import sys
 
 CASES = ["residual_block", "addend_read_later", "addend_is_conv_input", "output_tap", "squeeze_excite",
-         "dense_layer", "inverted_residual", "activations", "pool_with_indices", "zero_pad_avgpool"]
+         "dense_layer", "inverted_residual", "activations", "pool_with_indices", "zero_pad_avgpool",
+         "classifier_head"]
 
 
 def parse_profile(text):

@@ -285,9 +285,9 @@ static cnnrun_status *read_node(loader *L, const Onnx__NodeProto *np, size_t ind
     return NULL;
 }
 
-static cnnrun_status *read_graph(loader *L, const Onnx__ModelProto *mp)
+static cnnrun_status *read_graph(loader *L, Onnx__ModelProto *mp)
 {
-    const Onnx__GraphProto *gp = mp->graph;
+    Onnx__GraphProto *gp = mp->graph;
     cr_graph *g = L->g;
     if (gp->n_sparse_initializer)
         return cr_error(CNNRUN_ERR_UNSUPPORTED,
@@ -295,7 +295,7 @@ static cnnrun_status *read_graph(loader *L, const Onnx__ModelProto *mp)
                         gp->n_sparse_initializer,
                         gp->sparse_initializer[0]->values ? gp->sparse_initializer[0]->values->name : "");
     for (size_t i = 0; i < gp->n_initializer; i++) {
-        const Onnx__TensorProto *tp = gp->initializer[i];
+        Onnx__TensorProto *tp = gp->initializer[i];
         if (!tp->name || !tp->name[0])
             return cr_error(CNNRUN_ERR_INVALID_MODEL, "initializer %zu has no name", i);
         int v;
@@ -305,6 +305,9 @@ static cnnrun_status *read_graph(loader *L, const Onnx__ModelProto *mp)
         CR_TRY(cr_error_prefix(cr_tensor_from_proto(tp, L->external_dir, &g->values[v].constant),
                                "initializer '%s'", tp->name));
         g->values[v].is_weight = true;
+        /* the weights now live in the graph: give back protobuf's copy at once, so that loading
+         * holds one copy of them at a time rather than two */
+        cr_tensor_proto_release_data(tp);
     }
     g->inputs = malloc((gp->n_input ? gp->n_input : 1) * sizeof *g->inputs);
     g->outputs = malloc((gp->n_output ? gp->n_output : 1) * sizeof *g->outputs);
@@ -327,16 +330,30 @@ static cnnrun_status *read_graph(loader *L, const Onnx__ModelProto *mp)
     return NULL;
 }
 
-cnnrun_status *cr_onnx_load(const void *data, size_t size, const char *external_dir,
-                            cr_graph **out)
+cnnrun_status *cr_onnx_unpack(const void *data, size_t size, Onnx__ModelProto **out)
 {
     *out = NULL;
     if (size == 0) return cr_error(CNNRUN_ERR_INVALID_MODEL, "the model file is empty");
-    Onnx__ModelProto *mp = onnx__model_proto__unpack(NULL, size, data);
-    if (!mp)
+    *out = onnx__model_proto__unpack(NULL, size, data);
+    if (!*out)
         return cr_error(CNNRUN_ERR_INVALID_MODEL,
                         "not an ONNX model: the %zu bytes do not parse as an ONNX ModelProto "
                         "(truncated or not a protobuf file)", size);
+    return NULL;
+}
+
+cnnrun_status *cr_onnx_load(const void *data, size_t size, const char *external_dir,
+                            cr_graph **out)
+{
+    Onnx__ModelProto *mp;
+    *out = NULL;
+    CR_TRY(cr_onnx_unpack(data, size, &mp));
+    return cr_onnx_convert(mp, external_dir, out);
+}
+
+cnnrun_status *cr_onnx_convert(Onnx__ModelProto *mp, const char *external_dir, cr_graph **out)
+{
+    *out = NULL;
     cnnrun_status *st = NULL;
     cr_graph *g = NULL;
     if (!mp->graph || mp->ir_version <= 0) {

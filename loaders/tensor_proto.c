@@ -323,3 +323,13 @@ cnnrun_status *cr_tensor_from_proto(const Onnx__TensorProto *tp, const char *ext
     cnnrun_status *st = decode(tp, external_dir, out);
     return cr_error_prefix(st, "tensor '%s'", tp->name && *tp->name ? tp->name : "(unnamed)");
 }
+
+void cr_tensor_proto_release_data(Onnx__TensorProto *tp)
+{
+    /* protobuf-c allocates with the system allocator when unpacking with a NULL allocator, and
+     * its free_unpacked skips a NULL bytes field */
+    free(tp->raw_data.data);
+    tp->raw_data.data = NULL;
+    tp->raw_data.len = 0;
+    tp->has_raw_data = 0;
+}

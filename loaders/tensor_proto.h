@@ -15,4 +15,8 @@
 cnnrun_status *cr_tensor_from_proto(const Onnx__TensorProto *tp, const char *external_dir,
                                     cr_tensor **out);
 
+/* Frees tp's raw_data once it has been decoded (the rest of tp stays valid for messages and is
+ * freed with the message). */
+void cr_tensor_proto_release_data(Onnx__TensorProto *tp);
+
 #endif

@@ -72,12 +72,15 @@ static cnnrun_status *index_uses(cnnrun_model *m)
     return NULL;
 }
 
-static cnnrun_status *model_from_bytes(const void *data, size_t size, const char *external_dir,
-                                       cnnrun_model **out)
+/* The model from its parsed protobuf (consumed). */
+static cnnrun_status *model_from_proto(Onnx__ModelProto *mp, const char *external_dir, cnnrun_model **out)
 {
     cnnrun_model *m = calloc(1, sizeof *m);
-    if (!m) return cr_error(CNNRUN_ERR_OUT_OF_MEMORY, "out of memory loading the model");
-    cnnrun_status *st = cr_onnx_load(data, size, external_dir, &m->graph);
+    if (!m) {
+        onnx__model_proto__free_unpacked(mp, NULL);
+        return cr_error(CNNRUN_ERR_OUT_OF_MEMORY, "out of memory loading the model");
+    }
+    cnnrun_status *st = cr_onnx_convert(mp, external_dir, &m->graph);
     if (!st) st = resolve_ops(m);
     if (!st) st = index_uses(m);
     if (st) {
@@ -101,9 +104,13 @@ cnnrun_status *cnnrun_model_load(const char *path, cnnrun_model **out)
         free(data);
         return cr_error(CNNRUN_ERR_OUT_OF_MEMORY, "out of memory loading '%s'", path);
     }
-    cnnrun_status *st = model_from_bytes(data, size, dirname(path_copy), out);
-    free(path_copy);
+    /* the file's bytes are freed as soon as they are parsed: loading a model of W bytes of
+     * weights then peaks near 2 W (parsed message + graph) instead of 3 W */
+    Onnx__ModelProto *mp;
+    cnnrun_status *st = cr_onnx_unpack(data, size, &mp);
     free(data);
+    if (!st) st = model_from_proto(mp, dirname(path_copy), out);
+    free(path_copy);
     return cr_error_prefix(st, "model '%s'", path);
 }
 
@@ -114,7 +121,9 @@ cnnrun_status *cnnrun_model_load_from_memory(const void *data, size_t size,
     *out = NULL;
     if (!data && size)
         return cr_error(CNNRUN_ERR_INVALID_ARGUMENT, "cnnrun_model_load_from_memory: data is NULL");
-    return model_from_bytes(data, size, external_data_dir, out);
+    Onnx__ModelProto *mp;
+    CR_TRY(cr_onnx_unpack(data, size, &mp));
+    return model_from_proto(mp, external_data_dir, out);
 }
 
 void cnnrun_model_free(cnnrun_model *model)

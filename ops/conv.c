@@ -142,7 +142,7 @@ static cnnrun_status *conv_build(cr_op_ctx *ctx, const conv_geometry *g, conv_st
     cr_dnnl_set_output_layout(ctx, 0, cr_dnnl_prim_md(&s->prim, DNNL_ARG_DST));
     CR_TRY(cr_dnnl_prim_arg(&s->prim, ctx->env, DNNL_ARG_SRC, NULL));
     if (s->weights_const)
-        CR_TRY(cr_dnnl_prim_const_arg(&s->prim, ctx->env, DNNL_ARG_WEIGHTS,
+        CR_TRY(cr_dnnl_prim_shared_const_arg(&s->prim, ctx->env, DNNL_ARG_WEIGHTS,
                                       &w_user_md, w->data));
     else CR_TRY(cr_dnnl_prim_arg(&s->prim, ctx->env, DNNL_ARG_WEIGHTS, NULL));
     /* A constant bias is used where it lies: its data outlive the state. */

@@ -305,7 +305,7 @@ static cnnrun_status *ct_build(cr_op_ctx *ctx, const ct_geometry *g, const int64
     CR_TRY(cr_dnnl_prim_create(&s->prim, ctx->env, &desc, NULL, "deconvolution"));
     CR_TRY(cr_dnnl_prim_arg(&s->prim, ctx->env, DNNL_ARG_SRC, NULL));
     if (s->weights_const)
-        CR_TRY(cr_dnnl_prim_const_arg(&s->prim, ctx->env, DNNL_ARG_WEIGHTS, &w_user_md, w->data));
+        CR_TRY(cr_dnnl_prim_shared_const_arg(&s->prim, ctx->env, DNNL_ARG_WEIGHTS, &w_user_md, w->data));
     else CR_TRY(cr_dnnl_prim_arg(&s->prim, ctx->env, DNNL_ARG_WEIGHTS, NULL));
     /* A constant bias is used where it lies: its data outlive the state. */
     if (s->has_bias)

@@ -239,6 +239,36 @@ cnnrun_status *cr_dnnl_input_md(const cr_op_ctx *ctx, int input, dnnl_memory_des
     return cr_dnnl_md_plain(md, t->rank, t->dims);
 }
 
+cnnrun_status *cr_dnnl_prim_shared_const_arg(cr_dnnl_prim *p, const cr_exec_env *env, int arg,
+                                             const dnnl_memory_desc_t *user_md, const void *data)
+{
+    const dnnl_memory_desc_t *md = arg_md(p, arg);
+    if (!md) return cr_error(CNNRUN_ERR_INTERNAL, "oneDNN reports no memory for argument %d", arg);
+    void *packed = env->weights ? cr_weight_cache_find(env->weights, data, user_md, md) : NULL;
+    if (!packed) {
+        CR_TRY(cr_dnnl_prim_const_arg(p, env, arg, user_md, data));
+        if (!env->weights) return NULL;
+        /* hand the buffer just packed over to the cache; its first reference is the primitive's */
+        int i = p->n_args - 1;
+        void *own = p->owned[i];
+        p->owned[i] = NULL;
+        CR_TRY(cr_weight_cache_add(env->weights, data, user_md, md, own));
+        p->owned[i] = own;
+        p->shared[i] = true;
+        p->cache = env->weights;
+        return NULL;
+    }
+    cnnrun_status *st = add_memory(p, env, arg, md, packed);
+    if (st) {
+        cr_weight_cache_release(env->weights, packed);
+        return st;
+    }
+    p->owned[p->n_args - 1] = packed;
+    p->shared[p->n_args - 1] = true;
+    p->cache = env->weights;
+    return NULL;
+}
+
 void cr_dnnl_prim_set(cr_dnnl_prim *p, int arg, void *data)
 {
     for (int i = 0; i < p->n_args; i++)
@@ -257,7 +287,8 @@ void cr_dnnl_prim_destroy(cr_dnnl_prim *p)
 {
     for (int i = 0; i < p->n_args; i++) {
         dnnl_memory_destroy(p->args[i].memory);
-        cr_aligned_free(p->owned[i]);
+        if (p->shared[i]) cr_weight_cache_release(p->cache, p->owned[i]);
+        else cr_aligned_free(p->owned[i]);
     }
     if (p->prim) dnnl_primitive_destroy(p->prim);
     if (p->pd) dnnl_primitive_desc_destroy(p->pd);

@@ -20,6 +20,8 @@ typedef struct cr_dnnl_prim {
     int n_args;
     dnnl_exec_arg_t args[CR_DNNL_MAX_ARGS];
     void *owned[CR_DNNL_MAX_ARGS]; /* pre-packed weight buffers, freed with the primitive */
+    bool shared[CR_DNNL_MAX_ARGS]; /* owned[i] is a reference into `cache` instead */
+    cr_weight_cache *cache;
     size_t scratch_bytes;
 } cr_dnnl_prim;
 
@@ -75,6 +77,11 @@ void cr_dnnl_set_output_layout(cr_op_ctx *ctx, int output, const dnnl_memory_des
 /* The md a layout-aware op should create its primitive with for input `input`: its current
  * layout when layouts are allowed, row-major otherwise. */
 cnnrun_status *cr_dnnl_input_md(const cr_op_ctx *ctx, int input, dnnl_memory_desc_t *md);
+
+/* The same for weights that stay in place for as long as the session plans with them (a graph
+ * initializer, as a convolution's W is): the session's plans share one packed copy per layout. */
+cnnrun_status *cr_dnnl_prim_shared_const_arg(cr_dnnl_prim *p, const cr_exec_env *env, int arg,
+                                             const dnnl_memory_desc_t *user_md, const void *data);
 
 /* Points argument `arg` at data for the next execution. */
 void cr_dnnl_prim_set(cr_dnnl_prim *p, int arg, void *data);

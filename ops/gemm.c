@@ -107,7 +107,7 @@ static cnnrun_status *add_scaled_const(gemm_state *s, const cr_exec_env *env, in
                                        const dnnl_memory_desc_t *user_md, const float *src,
                                        int64_t n, float scale)
 {
-    if (scale == 1.0f) return cr_dnnl_prim_const_arg(&s->prim, env, arg, user_md, src);
+    if (scale == 1.0f) return cr_dnnl_prim_shared_const_arg(&s->prim, env, arg, user_md, src);
     float *copy = scaled_copy(src, n, scale);
     if (!copy) return cr_error(CNNRUN_ERR_OUT_OF_MEMORY, "cannot allocate %lld scaled weights", (long long)n);
     cnnrun_status *st = cr_dnnl_prim_const_arg(&s->prim, env, arg, user_md, copy);
@@ -368,7 +368,7 @@ static cnnrun_status *matmul_build(cr_op_ctx *ctx, const matmul_shapes *sh, gemm
     CR_TRY(cr_dnnl_prim_create(&s->prim, ctx->env, &desc, NULL, "matmul"));
     CR_TRY(cr_dnnl_prim_arg(&s->prim, ctx->env, DNNL_ARG_SRC, NULL));
     if (s->weights_const)
-        CR_TRY(cr_dnnl_prim_const_arg(&s->prim, ctx->env, DNNL_ARG_WEIGHTS, &w_user_md, ctx->in[1]->data));
+        CR_TRY(cr_dnnl_prim_shared_const_arg(&s->prim, ctx->env, DNNL_ARG_WEIGHTS, &w_user_md, ctx->in[1]->data));
     else CR_TRY(cr_dnnl_prim_arg(&s->prim, ctx->env, DNNL_ARG_WEIGHTS, NULL));
     CR_TRY(cr_dnnl_prim_arg(&s->prim, ctx->env, DNNL_ARG_DST, NULL));
     return NULL;

@@ -31,16 +31,15 @@ cnnrun_status *cr_exec_env_create(int threads, cr_exec_env *out)
 {
     out->engine = NULL;
     out->stream = NULL;
+    out->weights = NULL;
     out->threads = threads > 0 ? threads : omp_get_num_procs();
     cr_exec_env_enter(out);
     CR_TRY(cr_dnnl_check(dnnl_engine_create(&out->engine, dnnl_cpu, 0), "engine creation"));
     cnnrun_status *st =
         cr_dnnl_check(dnnl_stream_create(&out->stream, out->engine, dnnl_stream_default_flags),
                       "stream creation");
-    if (st) {
-        dnnl_engine_destroy(out->engine);
-        out->engine = NULL;
-    }
+    if (!st) st = cr_weight_cache_create(&out->weights);
+    if (st) cr_exec_env_destroy(out);
     return st;
 }
 
@@ -48,8 +47,10 @@ void cr_exec_env_destroy(cr_exec_env *env)
 {
     if (env->stream) dnnl_stream_destroy(env->stream);
     if (env->engine) dnnl_engine_destroy(env->engine);
+    cr_weight_cache_destroy(env->weights);
     env->stream = NULL;
     env->engine = NULL;
+    env->weights = NULL;
 }
 
 void cr_exec_env_enter(const cr_exec_env *env)

@@ -1,15 +1,18 @@
-/* What kernels run on: the oneDNN engine and stream of a session, and its thread count. */
+/* What kernels run on: the oneDNN engine and stream of a session, its thread count, and the
+ * packed weights its plans share. */
 #ifndef CR_EXEC_ENV_H
 #define CR_EXEC_ENV_H
 
 #include <oneapi/dnnl/dnnl.h>
 
 #include "status.h"
+#include "weight_cache.h"
 
 typedef struct cr_exec_env {
     dnnl_engine_t engine;
     dnnl_stream_t stream;
     int threads; /* OpenMP threads for oneDNN and our own parallel loops */
+    cr_weight_cache *weights; /* packed constant weights shared by the session's plans */
 } cr_exec_env;
 
 /* Creates the CPU engine and stream, fixing the OpenMP thread count (0 = one per core) before any

@@ -123,6 +123,11 @@ typedef struct cr_op {
      * one run (a multiply-add counts two). */
     const char *(*describe)(const void *state);
     double (*flops)(const cr_op_ctx *ctx);
+    /* Optional: the most threads the kernel uses well for these shapes, called after infer and
+     * before prepare (its primitive is created and run with that many; NULL: all the session's).
+     * An RNN whose time steps are too small to share between cores wants 1: each step would
+     * otherwise cost a fork and a barrier for a few microseconds of work. */
+    int (*threads)(const cr_op_ctx *ctx);
 } cr_op;
 
 /* The planner's own step that converts a value between layouts (ops/layout_reorder.c): input 0

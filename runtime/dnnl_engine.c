@@ -57,3 +57,8 @@ void cr_exec_env_enter(const cr_exec_env *env)
 {
     omp_set_num_threads(env->threads);
 }
+
+void cr_exec_env_set_threads(int threads)
+{
+    if (omp_get_max_threads() != threads) omp_set_num_threads(threads);
+}

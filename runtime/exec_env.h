@@ -24,6 +24,9 @@ void cr_exec_env_destroy(cr_exec_env *env);
  * since a session may be used from different threads over its life. */
 void cr_exec_env_enter(const cr_exec_env *env);
 
+/* Sets the calling thread's OpenMP team size (a step whose kernel wants fewer threads). */
+void cr_exec_env_set_threads(int threads);
+
 /* NULL for dnnl_success, else an error naming what failed and oneDNN's status. */
 cnnrun_status *cr_dnnl_check(dnnl_status_t status, const char *what);
 

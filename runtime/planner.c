@@ -266,7 +266,7 @@ static cnnrun_status *value_in_layout(cr_plan *p, const cr_graph *g, const cr_ex
     ctx.out[0] = &p->tensors[u];
     CR_TRY(cr_layout_reorder_op.prepare(&ctx));
     if (ctx.scratch_bytes > p->scratch_bytes) p->scratch_bytes = ctx.scratch_bytes;
-    p->steps[p->n_steps++] = (cr_step){.node = -1, .op = &cr_layout_reorder_op, .ctx = ctx};
+    p->steps[p->n_steps++] = (cr_step){.node = -1, .threads = env->threads, .op = &cr_layout_reorder_op, .ctx = ctx};
     *out = u;
     return NULL;
 }
@@ -420,8 +420,12 @@ static cnnrun_status *plan_node(cr_plan *p, const cnnrun_model *model, int ni, c
     ctx.layouts_allowed = (op->flags & CR_OP_LAYOUT_AWARE) != 0;
     cr_fusion fusion = {.n_nodes = 0, .sum_value = -1};
     if (op->flags & (CR_OP_FUSES_ELTWISE | CR_OP_FUSES_SUM)) cr_plan_find_fusion(p, model, ni, &ctx, &fusion);
+    int threads = op->threads ? op->threads(&ctx) : env->threads;
+    if (threads < 1 || threads > env->threads) threads = env->threads;
+    cr_exec_env_set_threads(threads);
     if (op->prepare) {
         st = prepare_with_fusion(p, op, &ctx, &fusion);
+        cr_exec_env_set_threads(env->threads);
         if (st) {
             if (op->destroy && ctx.state) op->destroy(ctx.state);
             find_needed_inputs(p, model, n, ctx.missing_values, needs_values);
@@ -438,7 +442,7 @@ static cnnrun_status *plan_node(cr_plan *p, const cnnrun_model *model, int ni, c
         }
     }
     commit_fusion(p, model, &ctx, &fusion, p->n_steps);
-    p->steps[p->n_steps++] = (cr_step){.node = ni, .op = op, .ctx = ctx};
+    p->steps[p->n_steps++] = (cr_step){.node = ni, .threads = threads, .op = op, .ctx = ctx};
     return NULL;
 }
 

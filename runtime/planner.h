@@ -21,6 +21,7 @@ typedef enum cr_storage {
 
 typedef struct cr_step {
     int node;                 /* index in the graph; -1 for a layout reorder the planner added */
+    int threads;              /* OpenMP threads the step's kernel was made for and runs with */
     const cr_op *op;
     cr_op_ctx ctx;            /* in/out (and sum_in) point into the plan's tensors */
 } cr_step;

@@ -263,12 +263,14 @@ cnnrun_status *cr_session_run_step(cnnrun_session *session, cr_plan *plan, int i
     cr_step *step = &plan->steps[index];
     if (!step->op->run) return NULL;
     step->ctx.scratch = session->scratch;
+    cr_exec_env_set_threads(step->threads);
     return step->op->run(&step->ctx);
 }
 
 cnnrun_status *cr_session_end_run(cnnrun_session *session, cr_plan *plan, cnnrun_tensor *outputs,
                                   size_t n_outputs)
 {
+    cr_exec_env_enter(&session->env);
     for (int c = 0; c < plan->n_copies; c++) {
         const cr_tensor *t = &plan->tensors[plan->copies[c].value];
         memcpy((char *)session->arena + plan->copies[c].offset, t->data, cr_tensor_bytes(t));

@@ -9,7 +9,6 @@ packages=(
   libprotobuf-c-dev protobuf-c-compiler   # ONNX protobuf reading (code generated at build time)
   libonnx-dev                             # onnx.proto, the schema the loader is generated from
   libdnnl-dev                             # oneDNN 2.x: convolution, pooling, matmul kernels
-  libopenblas-dev                         # BLAS for the plain-C kernels
   zlib1g-dev                              # deflated .npz members
   # tests: reference outputs from PyTorch and NumPy, test models built with onnx.helper
   python3 python3-numpy python3-onnx python3-torch python3-sklearn

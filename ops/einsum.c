@@ -7,17 +7,17 @@
  * label walks the diagonal) and 0 when the operand lacks it or broadcasts it. Then:
  *   - two operands whose labels split into batch / M / N / K groups (the contractions of real
  *     models: 'bij,bjk->bik', 'ij,jk->ik', the capsule 'ijkl,bil->bijk') run as batched GEMM
- *     through OpenBLAS, copying an operand or the result through scratch only when its layout is
+ *     (gemm_kernels.h), copying an operand or the result through scratch only when its layout is
  *     not already [batch, M, K] / [batch, K, M] (or the B and C equivalents);
  *   - one operand with no summed label ('ij->ji') is a strided copy;
  *   - everything else runs the general loop: for each output element, sum over the summed
  *     labels' index space (float32 accumulates in double). */
-#include <cblas.h>
 #include <ctype.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "gemm_kernels.h"
 #include "op_util.h"
 
 #define EINSUM_MAX_OPERANDS 8
@@ -519,16 +519,15 @@ static void gemm_run(const einsum_state *s, const void *a_in, const void *b_in, 
         b = scratch + s->b.scratch_offset;
     }
     void *c = s->c_copy ? scratch + s->c_offset : y;
-    int m = (int)s->m, n = (int)s->n, k = (int)s->k;
-    int lda = s->a.trans ? m : k, ldb = s->b.trans ? k : n;
-    CBLAS_TRANSPOSE ta = s->a.trans ? CblasTrans : CblasNoTrans, tb = s->b.trans ? CblasTrans : CblasNoTrans;
+    int64_t m = s->m, n = s->n, k = s->k;
+    int64_t lda = s->a.trans ? m : k, ldb = s->b.trans ? k : n;
     for (int64_t i = 0; i < s->batch; i++) {
         if (s->dtype == CNNRUN_FLOAT32)
-            cblas_sgemm(CblasRowMajor, ta, tb, m, n, k, 1.0f, (const float *)a + i * s->m * s->k, lda,
-                        (const float *)b + i * s->k * s->n, ldb, 0.0f, (float *)c + i * s->m * s->n, n);
+            cr_sgemm(s->a.trans, s->b.trans, m, n, k, (const float *)a + i * m * k, lda,
+                     (const float *)b + i * k * n, ldb, (float *)c + i * m * n, n);
         else
-            cblas_dgemm(CblasRowMajor, ta, tb, m, n, k, 1.0, (const double *)a + i * s->m * s->k, lda,
-                        (const double *)b + i * s->k * s->n, ldb, 0.0, (double *)c + i * s->m * s->n, n);
+            cr_dgemm(s->a.trans, s->b.trans, m, n, k, (const double *)a + i * m * k, lda,
+                     (const double *)b + i * k * n, ldb, (double *)c + i * m * n, n);
     }
     if (s->c_copy) strided_copy(&s->c_view, elem, c, y, s->threads);
 }

@@ -1,6 +1,6 @@
 /* What the recurrent operators LSTM, GRU and RNN (ONNX opsets 7-17) share: reading and checking
  * their inputs and attributes into one parameter block, the output shapes, and the addressing of
- * ONNX's tensors under both layouts. The two kernels (rnn_reference.c: plain C on OpenBLAS, the
+ * ONNX's tensors under both layouts. The two kernels (rnn_reference.c: plain C on oneDNN's sgemm, the
  * reference for everything; rnn_dnnl.c: oneDNN's RNN primitives for the common case) and the
  * dispatch (rnn.c) build on this. */
 #ifndef CR_RNN_COMMON_H

@@ -2,7 +2,7 @@
  * input_forget, per-entry sequence lengths, weights given at run), and the reference the oneDNN
  * kernel is checked against.
  *
- * Per direction, the input projection of every time step is one OpenBLAS gemm ([T*N, I] x
+ * Per direction, the input projection of every time step is one gemm ([T*N, I] x
  * [I, G*H]) with the biases folded in; each step then adds one recurrent gemm ([N, H] x [H, G*H])
  * and the element-wise gate arithmetic. A batch entry whose sequence is shorter stops updating its
  * state after its last step (its Y rows beyond are zero); in the reverse direction it starts from
@@ -10,15 +10,12 @@
 #include <math.h>
 #include <string.h>
 
-#include <cblas.h>
-
+#include "gemm_kernels.h"
 #include "rnn_common.h"
 #include "vec_math.h"
 
-/* No OpenMP here: the gemms run on OpenBLAS's own threads, and an OpenMP team spinning between
- * the steps' gemms takes their cores. Measured side by side on the 2-core machine under load, LSTM
- * T=50, N=16, I=128, H=256: 21-43 ms median with serial gate loops, 300-1075 ms with the gate loops
- * of each step on a 2-thread OpenMP team. */
+/* The gate loops are serial: the gemms share the session's threads among themselves, and an
+ * OpenMP fork per gate loop of every step costs more than the loop on small states. */
 
 /* ---------------------------------------------------------------------------------------------
  * Activations, applied in place to a gate vector
@@ -172,8 +169,7 @@ static void project_inputs(const dir_ctx *dc)
     }
     if (rows == 0) return;
     if (p->input > 0)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, (int)gh, (int)p->input, 1.0f,
-                    dc->io->x, (int)p->input, dc->w, (int)p->input, 0.0f, dc->proj, (int)gh);
+        cr_sgemm(false, true, rows, gh, p->input, dc->io->x, p->input, dc->w, p->input, dc->proj, gh);
     else memset(dc->proj, 0, (size_t)(rows * gh) * sizeof(float));
     float *proj = dc->proj;
     const float *bias = dc->bias;
@@ -186,9 +182,8 @@ static void recurrent_gemm(const dir_ctx *dc, const float *state, int64_t col0, 
 {
     const cr_rnn_params *p = dc->p;
     const int64_t gh = p->gates * p->hidden;
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)p->batch, (int)cols, (int)p->hidden,
-                1.0f, state, (int)p->hidden, dc->r + col0 * p->hidden, (int)p->hidden, 0.0f,
-                dc->rec + col0, (int)gh);
+    cr_sgemm(false, true, p->batch, cols, p->hidden, state, p->hidden, dc->r + col0 * p->hidden, p->hidden,
+             dc->rec + col0, gh);
 }
 
 /* The time index batch entry n reads at step s, or -1 when its sequence has ended. */

@@ -170,10 +170,15 @@ static bool batchnorm_channels_last(cr_op_ctx *ctx, bool training)
 {
     const cr_tensor *x = ctx->in[0];
     if (!ctx->layouts_allowed || cr_layout_is_plain(x)) return false;
+    /* bfloat16 activations are read as float32 in the same order */
+    cr_tensor as_read = *x;
+    cr_layout twin;
+    if (cr_layout_f32_twin(x, &twin)) as_read.layout = &twin;
     int order[CR_MAX_RANK];
-    if (!training && x->rank >= 3 && cr_layout_order(x, order) && order[x->rank - 1] == 1 &&
+    if (!training && x->rank >= 3 && cr_layout_order(&as_read, order) && order[x->rank - 1] == 1 &&
         ctx->out[0]->layout) {
-        *ctx->out[0]->layout = *x->layout;
+        if (as_read.layout == &twin) cr_op_want_layout(ctx, 0, &twin);
+        *ctx->out[0]->layout = *as_read.layout;
         return true;
     }
     cr_op_want_layout(ctx, 0, NULL);

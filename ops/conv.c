@@ -109,15 +109,18 @@ static cnnrun_status *conv_build(cr_op_ctx *ctx, const conv_geometry *g, conv_st
 
     /* With layouts allowed, oneDNN picks the activation layouts (NHWC on AVX-512) and the
      * planner reorders the input if it arrives otherwise; a fused sum writes into the addend,
-     * whose layout is then the output's. */
+     * whose layout is then the output's. A bfloat16 session runs the convolution on bfloat16
+     * source, weights and destination (the bias stays float32). */
+    bool bf16 = ctx->layouts_allowed && ctx->env->bf16 && s->weights_const;
+    dnnl_data_type_t type = bf16 ? dnnl_bf16 : dnnl_f32;
     dnnl_memory_desc_t src_md, w_md, w_user_md, b_md, dst_md;
-    if (ctx->layouts_allowed) CR_TRY(cr_dnnl_md_any(&src_md, x->rank, x->dims));
+    if (ctx->layouts_allowed) CR_TRY(cr_dnnl_md_any_typed(&src_md, x->rank, x->dims, type));
     else CR_TRY(cr_dnnl_md_plain(&src_md, x->rank, x->dims));
     if (ctx->sum_in) CR_TRY(cr_layout_md(ctx->sum_in, &dst_md));
-    else if (ctx->layouts_allowed) CR_TRY(cr_dnnl_md_any(&dst_md, g->rank, out_dims));
+    else if (ctx->layouts_allowed) CR_TRY(cr_dnnl_md_any_typed(&dst_md, g->rank, out_dims, type));
     else CR_TRY(cr_dnnl_md_plain(&dst_md, g->rank, out_dims));
     CR_TRY(cr_dnnl_md_plain(&w_user_md, wrank, wdims));
-    if (s->weights_const) CR_TRY(cr_dnnl_md_any(&w_md, wrank, wdims));
+    if (s->weights_const) CR_TRY(cr_dnnl_md_any_typed(&w_md, wrank, wdims, type));
     else w_md = w_user_md;
     if (s->has_bias) CR_TRY(cr_dnnl_md_plain(&b_md, 1, &g->out_ch));
 

@@ -37,10 +37,15 @@ cnnrun_status *cr_dnnl_md_strided(dnnl_memory_desc_t *md, int rank, const int64_
 
 cnnrun_status *cr_dnnl_md_any(dnnl_memory_desc_t *md, int rank, const int64_t *dims)
 {
+    return cr_dnnl_md_any_typed(md, rank, dims, dnnl_f32);
+}
+
+cnnrun_status *cr_dnnl_md_any_typed(dnnl_memory_desc_t *md, int rank, const int64_t *dims, dnnl_data_type_t type)
+{
     dnnl_dims_t d;
     CR_TRY(check_rank(rank));
     for (int i = 0; i < rank; i++) d[i] = dims[i];
-    return cr_dnnl_check(dnnl_memory_desc_init_by_tag(md, rank, d, dnnl_f32, dnnl_format_tag_any),
+    return cr_dnnl_check(dnnl_memory_desc_init_by_tag(md, rank, d, type, dnnl_format_tag_any),
                          "memory descriptor creation");
 }
 

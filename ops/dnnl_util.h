@@ -30,6 +30,8 @@ cnnrun_status *cr_dnnl_md_plain(dnnl_memory_desc_t *md, int rank, const int64_t 
 cnnrun_status *cr_dnnl_md_strided(dnnl_memory_desc_t *md, int rank, const int64_t *dims,
                                   const int64_t *strides);
 cnnrun_status *cr_dnnl_md_any(dnnl_memory_desc_t *md, int rank, const int64_t *dims);
+/* "any" layout of another element type (bfloat16 for the convolutions of a bfloat16 session). */
+cnnrun_status *cr_dnnl_md_any_typed(dnnl_memory_desc_t *md, int rank, const int64_t *dims, dnnl_data_type_t type);
 
 /* Primitive attributes with the user-mode scratchpad. Destroy with dnnl_primitive_attr_destroy. */
 cnnrun_status *cr_dnnl_attr_create(dnnl_primitive_attr_t *attr);

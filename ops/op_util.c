@@ -148,23 +148,38 @@ void cr_note_missing_value(const cr_op_ctx *ctx, int input)
     if (input >= 0 && input < 32) ((cr_op_ctx *)ctx)->missing_values |= 1u << input;
 }
 
+/* Input k as the op will read it: in the layout it asked for, if it asked. */
+static const cr_tensor *as_read(const cr_op_ctx *ctx, int k, cr_tensor *tmp)
+{
+    if (!ctx->want || !ctx->want[k].set) return ctx->in[k];
+    *tmp = *ctx->in[k];
+    tmp->layout = (cr_layout *)&ctx->want[k].layout;
+    return tmp;
+}
+
 bool cr_op_memory_order(cr_op_ctx *ctx, int *order)
 {
     cr_tensor *y = ctx->out[0];
     bool any_layout = false;
     for (int k = 0; k < ctx->n_in; k++) any_layout |= ctx->in[k] && !cr_layout_is_plain(ctx->in[k]);
     if (!ctx->layouts_allowed || !any_layout || !y || y->rank < 1) return false;
+    /* bfloat16 activations (a bfloat16 session) are read as float32 in the same order */
+    for (int k = 0; k < ctx->n_in; k++) {
+        cr_layout twin;
+        if (ctx->in[k] && cr_layout_f32_twin(ctx->in[k], &twin)) cr_op_want_layout(ctx, k, &twin);
+    }
     /* the order of an input of the output's shape, else of one of its rank (Concat's inputs) */
+    cr_tensor tmp;
     bool found = false;
     for (int pass = 0; pass < 2 && !found; pass++)
         for (int k = 0; k < ctx->n_in && !found; k++) {
-            const cr_tensor *t = ctx->in[k];
+            const cr_tensor *t = ctx->in[k] ? as_read(ctx, k, &tmp) : NULL;
             if (t && !cr_layout_is_plain(t) && t->rank == y->rank &&
                 (pass == 1 || cr_shape_equal(t->rank, t->dims, y->rank, y->dims)))
                 found = cr_layout_order(t, order);
         }
     for (int k = 0; found && k < ctx->n_in; k++)
-        if (ctx->in[k]) found = cr_layout_row_major_in(ctx->in[k], y->rank, order);
+        if (ctx->in[k]) found = cr_layout_row_major_in(as_read(ctx, k, &tmp), y->rank, order);
     if (found && y->layout) {
         cnnrun_status *st = cr_layout_set_order(y->layout, y->rank, y->dims, order);
         if (!st) {
@@ -175,7 +190,10 @@ bool cr_op_memory_order(cr_op_ctx *ctx, int *order)
         y->layout->plain = true;
     }
     for (int k = 0; k < ctx->n_in; k++)
-        if (ctx->in[k]) cr_op_want_layout(ctx, k, NULL);
+        if (ctx->in[k]) {
+            if (ctx->want) ctx->want[k].set = false;
+            cr_op_want_layout(ctx, k, NULL);
+        }
     return false;
 }
 

@@ -186,7 +186,7 @@ static cnnrun_status *pool_build(cr_op_ctx *ctx, const pool_geometry *g, pool_st
      * takes the layout oneDNN picks for it, the same one. */
     dnnl_memory_desc_t src_md, dst_md;
     CR_TRY(cr_dnnl_input_md(ctx, 0, &src_md));
-    if (ctx->layouts_allowed) CR_TRY(cr_dnnl_md_any(&dst_md, g->rank, out_dims));
+    if (ctx->layouts_allowed) CR_TRY(cr_dnnl_md_any_typed(&dst_md, g->rank, out_dims, src_md.data_type));
     else CR_TRY(cr_dnnl_md_plain(&dst_md, g->rank, out_dims));
     dnnl_dims_t strides, kernel, dilation, pad_l, pad_r;
     for (int i = 0; i < g->win.nsp; i++) {

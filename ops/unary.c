@@ -261,10 +261,18 @@ static cnnrun_status *unary_prepare(cr_op_ctx *ctx)
 {
     const unary_kind *k = unary_find(ctx->node->op_type);
     if (!k) return cr_op_error(ctx, CNNRUN_ERR_INTERNAL, "no unary kernel for this op");
-    /* Element by element, any layout without padding will do: the output takes the input's. */
+    /* Element by element, any float32 layout without padding will do (bfloat16 activations are
+     * read as float32 in their order): the output takes the layout the input is read in. */
+    cr_layout twin;
     if (ctx->layouts_allowed && !cr_layout_is_plain(ctx->in[0])) {
-        if (cr_layout_dense(ctx->in[0]) && ctx->out[0]->layout) *ctx->out[0]->layout = *ctx->in[0]->layout;
-        else cr_op_want_layout(ctx, 0, NULL);
+        if (cr_layout_dense(ctx->in[0]) && ctx->out[0]->layout) {
+            *ctx->out[0]->layout = *ctx->in[0]->layout;
+        } else if (cr_layout_f32_twin(ctx->in[0], &twin) && ctx->out[0]->layout) {
+            cr_op_want_layout(ctx, 0, &twin);
+            *ctx->out[0]->layout = twin;
+        } else {
+            cr_op_want_layout(ctx, 0, NULL);
+        }
     }
     unary_state *s = calloc(1, sizeof *s);
     if (!s) return cr_op_error(ctx, CNNRUN_ERR_OUT_OF_MEMORY, "out of memory for the op state");

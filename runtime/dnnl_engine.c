@@ -32,6 +32,7 @@ cnnrun_status *cr_exec_env_create(int threads, cr_exec_env *out)
     out->engine = NULL;
     out->stream = NULL;
     out->weights = NULL;
+    out->bf16 = false;
     out->threads = threads > 0 ? threads : omp_get_num_procs();
     cr_exec_env_enter(out);
     CR_TRY(cr_dnnl_check(dnnl_engine_create(&out->engine, dnnl_cpu, 0), "engine creation"));
@@ -41,6 +42,18 @@ cnnrun_status *cr_exec_env_create(int threads, cr_exec_env *out)
     if (!st) st = cr_weight_cache_create(&out->weights);
     if (st) cr_exec_env_destroy(out);
     return st;
+}
+
+cnnrun_status *cr_exec_env_use_bf16(cr_exec_env *env)
+{
+    dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
+    /* the ISA values are bit sets, each including those below it */
+    if ((isa & dnnl_cpu_isa_avx512_core_bf16) != dnnl_cpu_isa_avx512_core_bf16)
+        return cr_error(CNNRUN_ERR_UNSUPPORTED,
+                        "bfloat16 precision needs a CPU with AVX-512 BF16 instructions, which this "
+                        "one lacks (oneDNN ISA 0x%x): use float32", (unsigned)isa);
+    env->bf16 = true;
+    return NULL;
 }
 
 void cr_exec_env_destroy(cr_exec_env *env)

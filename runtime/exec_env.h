@@ -3,6 +3,8 @@
 #ifndef CR_EXEC_ENV_H
 #define CR_EXEC_ENV_H
 
+#include <stdbool.h>
+
 #include <oneapi/dnnl/dnnl.h>
 
 #include "status.h"
@@ -12,12 +14,16 @@ typedef struct cr_exec_env {
     dnnl_engine_t engine;
     dnnl_stream_t stream;
     int threads; /* OpenMP threads for oneDNN and our own parallel loops */
+    bool bf16;   /* CNNRUN_PRECISION_BFLOAT16: convolutions and pooling in bfloat16 */
     cr_weight_cache *weights; /* packed constant weights shared by the session's plans */
 } cr_exec_env;
 
 /* Creates the CPU engine and stream, fixing the OpenMP thread count (0 = one per core) before any
  * primitive is created, as oneDNN sizes its work partitioning at creation. */
 cnnrun_status *cr_exec_env_create(int threads, cr_exec_env *out);
+
+/* Switches the env to bfloat16 convolutions; an error on a CPU without AVX-512 BF16. */
+cnnrun_status *cr_exec_env_use_bf16(cr_exec_env *env);
 void cr_exec_env_destroy(cr_exec_env *env);
 
 /* Pins the calling thread's OpenMP team size to the env's; called before planning and running,

@@ -16,7 +16,9 @@ static bool has_layout(const cr_tensor *t)
  * larger than 1, are row-major ones. */
 static bool md_is_row_major(const dnnl_memory_desc_t *md, int rank, const int64_t *dims)
 {
-    if (md->format_kind != dnnl_blocked || md->ndims != rank || md->offset0 != 0) return false;
+    if (md->format_kind != dnnl_blocked || md->ndims != rank || md->offset0 != 0 ||
+        md->data_type != dnnl_f32)
+        return false;
     const dnnl_blocking_desc_t *blk = &md->format_desc.blocking;
     if (blk->inner_nblks != 0) return false;
     int64_t expect = 1;
@@ -84,7 +86,7 @@ static bool element_strides(const cr_tensor *t, int64_t *strides)
     }
     const dnnl_memory_desc_t *md = &t->layout->md;
     if (md->format_kind != dnnl_blocked || md->ndims != t->rank || md->offset0 != 0 ||
-        md->format_desc.blocking.inner_nblks != 0)
+        md->format_desc.blocking.inner_nblks != 0 || md->data_type != dnnl_f32)
         return false;
     for (int d = 0; d < t->rank; d++) {
         if (md->padded_dims[d] != t->dims[d]) return false;
@@ -154,7 +156,22 @@ cnnrun_status *cr_layout_set_order(cr_layout *l, int rank, const int64_t *dims, 
 
 bool cr_layout_dense(const cr_tensor *t)
 {
-    return !has_layout(t) || dnnl_memory_desc_get_size(&t->layout->md) == cr_tensor_bytes(t);
+    return !has_layout(t) || (t->layout->md.data_type == dnnl_f32 &&
+                              dnnl_memory_desc_get_size(&t->layout->md) == cr_tensor_bytes(t));
+}
+
+bool cr_layout_f32_twin(const cr_tensor *t, cr_layout *twin)
+{
+    if (!has_layout(t)) return false;
+    const dnnl_memory_desc_t *md = &t->layout->md;
+    if (md->data_type == dnnl_f32 || md->format_kind != dnnl_blocked || md->ndims != t->rank ||
+        md->offset0 != 0 || md->format_desc.blocking.inner_nblks != 0)
+        return false;
+    for (int d = 0; d < t->rank; d++)
+        if (md->padded_dims[d] != t->dims[d]) return false;
+    twin->plain = false;
+    return dnnl_memory_desc_init_by_strides(&twin->md, md->ndims, md->dims, dnnl_f32,
+                                            md->format_desc.blocking.strides) == dnnl_success;
 }
 
 /* The dims in decreasing order of stride as letters (a = dim 0), upper case for blocked dims,
@@ -194,6 +211,7 @@ void cr_layout_describe(const cr_tensor *t, char *buf, size_t size)
     }
     char tag[64];
     md_tag(md, tag, sizeof tag);
+    const char *type = md->data_type == dnnl_bf16 ? " bf16" : md->data_type == dnnl_f32 ? "" : " ?";
     /* the names users know for the common activation layouts */
     static const struct { const char *tag, *name; } known[] = {
         {"acb", "nwc"},       {"acdb", "nhwc"},         {"acdeb", "ndhwc"},
@@ -202,8 +220,8 @@ void cr_layout_describe(const cr_tensor *t, char *buf, size_t size)
     };
     for (size_t i = 0; i < sizeof known / sizeof *known; i++)
         if (strcmp(tag, known[i].tag) == 0) {
-            snprintf(buf, size, "%s", known[i].name);
+            snprintf(buf, size, "%s%s", known[i].name, type);
             return;
         }
-    snprintf(buf, size, "%s", tag);
+    snprintf(buf, size, "%s%s", tag, type);
 }

@@ -48,6 +48,11 @@ bool cr_layout_row_major_in(const struct cr_tensor *t, int rank, const int *orde
 /* Makes l the layout of a rank-`rank` tensor of these dims stored in `order`. */
 cnnrun_status *cr_layout_set_order(cr_layout *l, int rank, const int64_t *dims, const int *order);
 
+/* For a tensor held in a oneDNN layout of another element type (bfloat16 between the
+ * convolutions of a bfloat16 session) without blocking: the float32 layout with the same order
+ * of dims, which our own loops can read (a reorder makes it). False otherwise. */
+bool cr_layout_f32_twin(const struct cr_tensor *t, cr_layout *twin);
+
 /* Whether t's layout has exactly its elements' bytes (no blocking padding), so that an
  * element-wise op may treat it as a flat array and write its output in the same layout. */
 bool cr_layout_dense(const struct cr_tensor *t);

@@ -18,8 +18,16 @@ cnnrun_status *cnnrun_session_create(const cnnrun_model *model,
     if (!s) return cr_error(CNNRUN_ERR_OUT_OF_MEMORY, "out of memory creating a session");
     s->model = model;
     s->value_keyed = calloc((size_t)model->graph->n_inputs + 1, sizeof *s->value_keyed);
+    cnnrun_precision precision = options ? options->precision : CNNRUN_PRECISION_FLOAT32;
     cnnrun_status *st = s->value_keyed ? cr_exec_env_create(threads, &s->env)
                                        : cr_error(CNNRUN_ERR_OUT_OF_MEMORY, "out of memory creating a session");
+    if (!st && precision != CNNRUN_PRECISION_FLOAT32) {
+        st = precision == CNNRUN_PRECISION_BFLOAT16
+                 ? cr_exec_env_use_bf16(&s->env)
+                 : cr_error(CNNRUN_ERR_INVALID_ARGUMENT, "precision %d is not one of CNNRUN_PRECISION_FLOAT32 "
+                            "(0) and CNNRUN_PRECISION_BFLOAT16 (1)", (int)precision);
+        if (st) cr_exec_env_destroy(&s->env);
+    }
     if (st) {
         free(s->value_keyed);
         free(s);

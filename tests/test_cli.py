@@ -243,6 +243,22 @@ def run_tests(tmp):
     rc, out, err = run([MODEL, "--input", "image=%s" % SAMPLE, "--threads", "1", "--expect", EXPECTED])
     check("--input NAME=FILE and --threads 1", rc == 0 and "PASS" in out, show(rc, out, err))
 
+    # bfloat16 convolutions: the same prediction, probabilities within bfloat16's precision of
+    # PyTorch's (8 significant bits through three convolutions), and the profile shows the
+    # bfloat16 kernels; an unknown precision is a usage error.
+    rc, out, err = run([MODEL, SAMPLE, "--precision", "bf16", "--expect", EXPECTED, "--atol", "0.02",
+                        "--rtol", "0"])
+    m = re.search(r"top: class (\d+)", out)
+    check("--precision bf16 keeps PyTorch's prediction within 0.02",
+          rc == 0 and m is not None and int(m.group(1)) == top and "probabilities: PASS" in out,
+          show(rc, out, err))
+    rc, out, err = run([MODEL, SAMPLE, "--precision", "bf16", "--profile", "--bench", "2"])
+    check("--precision bf16 runs the convolutions on bfloat16 kernels",
+          rc == 0 and re.search(r"Conv\+Relu +\[1, 32, 8, 8\] +nhwc bf16 +brgconv:avx512_core\w*bf16", out)
+          is not None, show(rc, out, err))
+    check_error("--precision fp16 is refused", run([MODEL, SAMPLE, "--precision", "fp16"]),
+                "--precision wants fp32 or bf16, got 'fp16'")
+
     # A single .npz binds by name, a .npz reference compares by output name.
     npz_save(path("inputs.npz"), {"image": ("<f4", sample_shape, sample)})
     npz_save(path("refs.npz"), {"probabilities": ("<f4", expected_shape, expected)})

@@ -1,6 +1,7 @@
 /* Dynamic shapes through the C API, in one process: a PyTorch export with a dynamic batch and
  * the x.view(x.size(0), -1) chain runs at batch 1, then 8, then 1 again in one session; each
- * output matches PyTorch's, and the second batch-1 run reuses the cached plan.
+ * output matches PyTorch's, and the second batch-1 run reuses the cached plan. A session asking
+ * for a precision that does not exist is refused.
  * Usage: test_dynamic_shapes MODEL_DIR... (each with model.onnx, inputs_b{1,8}.npz,
  * expected_b{1,8}.npz). */
 #include <stdio.h>
@@ -69,6 +70,10 @@ int main(int argc, char **argv)
         CHECK(s->n_plans == 2);          /* batch 1 came back: its plan was reused */
         CHECK(s->plans[1] == batch8);    /* ... and is now the most recently used */
         cnnrun_session_free(s);
+        cnnrun_session *bad = NULL;
+        CHECK_ERR(cnnrun_session_create(m, &(cnnrun_session_options){.precision = (cnnrun_precision)7}, &bad),
+                  CNNRUN_ERR_INVALID_ARGUMENT, "precision 7");
+        CHECK(bad == NULL);
         cnnrun_model_free(m);
     }
     CHECK(argc > 1);

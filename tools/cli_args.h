@@ -29,6 +29,7 @@ typedef struct cli_options {
     const char *output_path;    /* -o FILE or -o DIR/ */
     double rtol, atol;
     int threads;                /* 0 = library default */
+    int bf16;                   /* --precision bf16 */
     int bench_runs;             /* 0 = no benchmark */
     int summary, profile, verbose, help, version, list_ops;
     /* Storage behind the "NAME=FILE" strings, owned by the options. */

@@ -246,7 +246,7 @@ void cli_print_profile(FILE *out, const cnnrun_profile *profile, int runs)
         return;
     }
     double kernels_ms = 0.0, reorder_ms = 0.0;
-    int name_w = 4, op_w = 2, shape_w = 5, kernel_w = 6;
+    int name_w = 4, op_w = 2, shape_w = 5, layout_w = 6, kernel_w = 6;
     char shape[128], op[160];
     for (size_t i = 0; i < n; i++) {
         rows[i] = cnnrun_profile_row_at(profile, i);
@@ -260,19 +260,20 @@ void cli_print_profile(FILE *out, const cnnrun_profile *profile, int runs)
         cli_format_shape(shape, sizeof shape, rows[i]->rank, rows[i]->shape, NULL);
         if ((int)strlen(shape) > shape_w) shape_w = (int)strlen(shape);
         if ((int)strlen(rows[i]->kernel) > kernel_w) kernel_w = (int)strlen(rows[i]->kernel);
+        if (rows[i]->layout && (int)strlen(rows[i]->layout) > layout_w) layout_w = (int)strlen(rows[i]->layout);
     }
     qsort(rows, n, sizeof *rows, by_time_desc);
     double total = cnnrun_profile_total_ms(profile);
-    fprintf(out, "%-*s  %-*s  %-*s  %-7s  %-*s  %9s  %6s  %8s\n", name_w, "node", op_w, "op", shape_w,
-            "shape", "layout", kernel_w, "kernel", "ms", "share", "GFLOP/s");
+    fprintf(out, "%-*s  %-*s  %-*s  %-*s  %-*s  %9s  %6s  %8s\n", name_w, "node", op_w, "op", shape_w,
+            "shape", layout_w, "layout", kernel_w, "kernel", "ms", "share", "GFLOP/s");
     for (size_t i = 0; i < n; i++) {
         const cnnrun_profile_row *r = rows[i];
         snprintf(op, sizeof op, "%s%s%s", r->op_type, r->fused ? "+" : "", r->fused ? r->fused : "");
         cli_format_shape(shape, sizeof shape, r->rank, r->shape, NULL);
         char gflops[32] = "";
         if (r->flops > 0 && r->ms > 0) snprintf(gflops, sizeof gflops, "%.1f", r->flops / r->ms / 1e6);
-        fprintf(out, "%-*.*s  %-*s  %-*s  %-7s  %-*s  %9.3f  %5.1f%%  %8s\n", name_w, NAME_COLUMN_MAX,
-                r->node_name, op_w, op, shape_w, shape, r->layout ? r->layout : "", kernel_w, r->kernel,
+        fprintf(out, "%-*.*s  %-*s  %-*s  %-*s  %-*s  %9.3f  %5.1f%%  %8s\n", name_w, NAME_COLUMN_MAX,
+                r->node_name, op_w, op, shape_w, shape, layout_w, r->layout ? r->layout : "", kernel_w, r->kernel,
                 r->ms, total > 0 ? 100.0 * r->ms / total : 0.0, gflops);
     }
     double flops = 0.0;

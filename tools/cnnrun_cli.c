@@ -102,7 +102,9 @@ static int load_model(cli_run *run)
         if ((st = cnnrun_model_output_info(run->model, i, &run->output_info[i])))
             return report_status(st, run->opts.model_path);
 
-    cnnrun_session_options options = {.threads = run->opts.threads};
+    cnnrun_session_options options = {
+        .threads = run->opts.threads,
+        .precision = run->opts.bf16 ? CNNRUN_PRECISION_BFLOAT16 : CNNRUN_PRECISION_FLOAT32};
     if ((st = cnnrun_session_create(run->model, &options, &run->session)))
         return report_status(st, run->opts.model_path);
     double t2 = now_ms();

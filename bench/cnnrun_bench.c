@@ -1,7 +1,7 @@
 /* cnnrun_bench: cnnrun's side of the speed benchmark (bench/run_benchmarks.py drives it).
  *
- *   cnnrun_bench MODEL.onnx INPUT.npy... [--threads N] [--warmup W] [--runs N]
- *                [--max-seconds S] [--out DIR]
+ *   cnnrun_bench MODEL.onnx INPUT.npy... [--threads N] [--precision fp32|bf16] [--warmup W]
+ *                [--runs N] [--max-seconds S] [--out DIR]
  *   cnnrun_bench --baseline
  *
  * One process measures one model once, with the same protocol as bench/ort_bench.js:
@@ -10,6 +10,10 @@
  * then N timed runs — fewer if S seconds pass first, but at least three — and prints one JSON
  * line. Inputs are read before the clock starts and bound in the order of the graph inputs.
  * --out writes each output of the last run as DIR/<output name>.npy for the driver to compare.
+ *
+ * --precision bf16 sets cnnrun_session_options.precision to CNNRUN_PRECISION_BFLOAT16; on a CPU
+ * without AVX-512 BF16 the session refuses it and this exits with the library's message (which
+ * names bfloat16), so the driver can tell "not supported here" from a failure.
  *
  * --baseline loads nothing: the driver measures the peak memory of a process that has the
  * library loaded and nothing else, and subtracts it from the model runs' peaks.
@@ -35,6 +39,7 @@ typedef struct bench_options {
     const char *input_paths[MAX_INPUTS];
     size_t n_inputs;
     int threads;
+    cnnrun_precision precision;
     int warmup;       /* runs before timing, the first run included */
     int runs;
     double max_seconds; /* 0: no time limit */
@@ -59,10 +64,25 @@ static int fail_status(cnnrun_status *status, const char *what)
 static int usage(const char *why, const char *what)
 {
     fprintf(stderr, "cnnrun_bench: %s%s%s\n"
-                    "usage: cnnrun_bench MODEL.onnx INPUT.npy... [--threads N] [--warmup W] "
-                    "[--runs N] [--max-seconds S] [--out DIR]\n"
+                    "usage: cnnrun_bench MODEL.onnx INPUT.npy... [--threads N] "
+                    "[--precision fp32|bf16] [--warmup W] [--runs N] [--max-seconds S] "
+                    "[--out DIR]\n"
                     "       cnnrun_bench --baseline\n", why, what ? ": " : "", what ? what : "");
     return EXIT_USAGE;
+}
+
+/* The names the CLI takes (tools/cli_args.c), so both tools are driven alike. */
+static int parse_precision(const char *text, cnnrun_precision *out)
+{
+    if (strcmp(text, "fp32") == 0) *out = CNNRUN_PRECISION_FLOAT32;
+    else if (strcmp(text, "bf16") == 0) *out = CNNRUN_PRECISION_BFLOAT16;
+    else return -1;
+    return 0;
+}
+
+static const char *precision_name(cnnrun_precision precision)
+{
+    return precision == CNNRUN_PRECISION_BFLOAT16 ? "bf16" : "fp32";
 }
 
 /* Strictly parsed numbers: a typo in the driver must not become a silent default. */
@@ -95,6 +115,7 @@ static int parse_options(int argc, char **argv, bench_options *o)
         i++;
         int bad = 0;
         if (strcmp(arg, "--threads") == 0) bad = parse_int(value, 0, &o->threads);
+        else if (strcmp(arg, "--precision") == 0) bad = parse_precision(value, &o->precision);
         else if (strcmp(arg, "--warmup") == 0) bad = parse_int(value, 1, &o->warmup);
         else if (strcmp(arg, "--runs") == 0) bad = parse_int(value, 1, &o->runs);
         else if (strcmp(arg, "--out") == 0) o->out_dir = value;
@@ -216,7 +237,7 @@ static int bench(const bench_options *o, bench_state *s)
     cnnrun_status *st = cnnrun_model_load(o->model_path, &s->model);
     if (st) return fail_status(st, o->model_path);
     double t1 = now_ms();
-    cnnrun_session_options options = {.threads = o->threads};
+    cnnrun_session_options options = {.threads = o->threads, .precision = o->precision};
     if ((st = cnnrun_session_create(s->model, &options, &s->session)))
         return fail_status(st, "session");
     double t2 = now_ms();
@@ -243,9 +264,9 @@ static int bench(const bench_options *o, bench_state *s)
 
     printf("{");
     print_versions();
-    printf(",\"threads\":%d,\"model_load_ms\":%.4f,\"session_create_ms\":%.4f,\"load_ms\":%.4f,"
+    printf(",\"precision\":\"%s\",\"threads\":%d,\"model_load_ms\":%.4f,\"session_create_ms\":%.4f,\"load_ms\":%.4f,"
            "\"first_run_ms\":%.4f,\"warmup_runs\":%d,\"latencies_ms\":[",
-           o->threads, t1 - t0, t2 - t1, t2 - t0, first_run_ms, o->warmup);
+           precision_name(o->precision), o->threads, t1 - t0, t2 - t1, t2 - t0, first_run_ms, o->warmup);
     for (int i = 0; i < timed; i++) printf("%s%.4f", i ? "," : "", s->latencies[i]);
     printf("]}\n");
     return 0;

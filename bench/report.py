@@ -1,4 +1,7 @@
-"""BENCHMARKS.md from the driver's results: tables, goals, machine, environment, method."""
+"""BENCHMARKS.md from the driver's results: tables, goals, machine, environment, method.
+
+Rows in float32 (the goals) and in cnnrun's optional bfloat16 go to separate tables: a bfloat16
+row is judged by its speed and its accuracy loss, and counts toward no float32 goal."""
 import os
 
 MB = 2 ** 20
@@ -17,6 +20,10 @@ SPEED_GOALS = [
     ("LSTM and Conv1D sequence models: median ratio ≤ 1.0",
      lambda r, vision, seq: r["model"] in seq, 1.0),
 ]
+# Judged on the bfloat16 rows against ONNX Runtime in float32; optional, apart from the above.
+BF16_GOAL = ("Optional, bfloat16 (not a float32 goal): ResNet-50, batch 1, cnnrun bf16 median "
+             "≤ 0.5 × ONNX Runtime float32", lambda r: r["model"] == "resnet50" and r["batch"] == 1,
+             0.5)
 
 
 def ms(x):
@@ -48,8 +55,25 @@ def valid(row):
     return measured(row) and not row["error"]
 
 
+def precision(row):
+    return row.get("precision", "fp32")  # results from before the bfloat16 rows have none
+
+
 def case_name(row):
-    return f"{row['model']} b{row['batch']}" + (f" T={row['steps']}" if row["steps"] else "")
+    return f"{row['model']} b{row['batch']}" + (f" T={row['steps']}" if row["steps"] else "") + \
+        (f" {precision(row)}" if precision(row) != "fp32" else "")
+
+
+def rel_diff_text(row):
+    return "—" if row.get("max_rel_diff") is None else f"{row['max_rel_diff']:.1e}"
+
+
+def top1_text(row):
+    """Batch rows whose top class agrees with ONNX Runtime's, as a fraction and a share."""
+    if not row.get("top1"):
+        return "—"
+    agree, total = row["top1"]
+    return f"{agree}/{total} ({100 * agree / total:.0f}%)"
 
 
 def spread(values):
@@ -79,6 +103,9 @@ def progress_line(row):
     c, o = row["cnnrun"], row["ort"]
     state = f"INVALID ({row['error']})" if row["error"] else \
         f"ratio {c['median_ms'] / o['median_ms']:.2f}"
+    if precision(row) != "fp32" and not row["error"]:
+        state += (f"; against ORT float32: max rel diff {rel_diff_text(row)}, top-1 "
+                  f"{top1_text(row)}")
     return (f"{case_name(row)}: cnnrun {ms(c['median_ms'])} ms, ORT {ms(o['median_ms'])} ms "
             f"(medians of {c['samples']}), {state}; other processes took up to "
             f"{100 * others_share(row):.0f}% of the machine")
@@ -105,7 +132,7 @@ def speed_table(rows):
         gps = f"{c['gflops_per_s']:.1f}" if c.get("gflops_per_s") else "?"
         noise = " / ".join(spread_text(spread(x["round_medians_ms"])) for x in (c, o))
         others = f"{100 * others_share(r):.0f}%" + (" †" if busy(r) else "")
-        diff = "—" if r.get("max_rel_diff") is None else f"{r['max_rel_diff']:.1e}"
+        diff = rel_diff_text(r)
         if r["error"]:
             diff += f" ({cell(r['error'])})"
         out.append(f"| {r['model']} | {r['batch']} | {shapes} | {gflop} | {ms(c['median_ms'])} | "
@@ -130,6 +157,70 @@ def load_memory_table(rows):
     return out
 
 
+def bf16_table(rows, fp32_rows):
+    """The bfloat16 rows: speed against ONNX Runtime float32 and against cnnrun's own float32
+    row of the same model and batch, and how far the outputs moved."""
+    fp32_median = {(r["model"], r["batch"]): r["cnnrun"]["median_ms"]
+                   for r in fp32_rows if valid(r)}
+    out = ["| model | batch | cnnrun bf16 median ms | cnnrun bf16 min ms | ORT f32 median ms | "
+           "ORT f32 min ms | ratio median | ratio min | cnnrun f32 median ms | bf16 speed-up "
+           "over cnnrun f32 | cnnrun GFLOP/s | samples | round spread cnnrun / ORT | "
+           "others' CPU | max rel diff vs ORT f32 | top-1 agreement |",
+           "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        if not measured(r):
+            out.append(f"| {r['model']} | {r['batch']} | **failed**: {cell(r['error'])} "
+                       "||||||||||||||")
+            continue
+        c, o = r["cnnrun"], r["ort"]
+        if r["error"]:  # outputs that could not be compared at all (shape, NaN)
+            rmed = rmin = "**invalid**"
+        else:
+            rmed = f"**{ratio(c['median_ms'], o['median_ms']):.2f}**"
+            rmin = f"{ratio(c['min_ms'], o['min_ms']):.2f}"
+        f32 = fp32_median.get((r["model"], r["batch"]))
+        speedup = f"{f32 / c['median_ms']:.2f}×" if f32 else "—"
+        gps = f"{c['gflops_per_s']:.1f}" if c.get("gflops_per_s") else "?"
+        noise = " / ".join(spread_text(spread(x["round_medians_ms"])) for x in (c, o))
+        others = f"{100 * others_share(r):.0f}%" + (" †" if busy(r) else "")
+        diff = rel_diff_text(r) + (f" ({cell(r['error'])})" if r["error"] else "")
+        out.append(f"| {r['model']} | {r['batch']} | {ms(c['median_ms'])} | {ms(c['min_ms'])} | "
+                   f"{ms(o['median_ms'])} | {ms(o['min_ms'])} | {rmed} | {rmin} | {ms(f32)} | "
+                   f"{speedup} | {gps} | {c['samples']} | {noise} | {others} | {diff} | "
+                   f"{top1_text(r)} |")
+    return out
+
+
+def bf16_section(rows, fp32_rows, bf16):
+    lines = [
+        "cnnrun's optional bfloat16 mode (`--precision bf16`, "
+        "`cnnrun_session_options.precision = CNNRUN_PRECISION_BFLOAT16`) runs convolutions, "
+        "their fused post-ops and pooling in bfloat16 on AVX-512 BF16/AMX, everything else in "
+        "float32. bfloat16 keeps 8 significant bits: it is several times faster, but on the zoo's "
+        "random-weight models the outputs move by 1–13% of their largest magnitude and the top "
+        "class can change for some inputs. ONNX Runtime's CPU provider has no equivalent mode, so "
+        "the reference is ONNX Runtime in **float32**, measured in alternating rounds with each "
+        "bfloat16 row exactly like the float32 rows, on the same input. *max rel diff* = "
+        "max|cnnrun bf16 − ORT f32| / max|ORT f32|; *top-1 agreement* = the batch rows whose "
+        "argmax is the same in both. These rows are not held to the 1e-4 tolerance and do not "
+        "count toward the float32 goals; *cnnrun f32* is the float32 row of the same model and "
+        "batch above.", ""]
+    if bf16.get("skipped"):
+        return lines + [f"**Skipped:** the session refused bfloat16 on this machine (the CPU "
+                        f"lacks AVX-512 BF16, or oneDNN is capped below it): "
+                        f"{cell(bf16['skipped'], 400)}"]
+    if not rows:
+        return lines + ["Not measured in this run (`--precisions` without bf16, or no vision "
+                        "model in `--models`)."]
+    lines += bf16_table(rows, fp32_rows)
+    dnn = bf16.get("onednn")
+    if dnn:
+        impls = ", ".join(f"{prim} {impl} ×{n}" for n, prim, impl in dnn["implementations"])
+        lines += ["", f"oneDNN implementations that ran in a bfloat16 run of {bf16['probe']} "
+                      f"(ONEDNN_VERBOSE=1): {impls or 'none reported'}"]
+    return lines
+
+
 def judge(rows, value_of, limit_of, describe_value):
     """Goal status over rows: met only if every row is valid and within its limit."""
     if not rows:
@@ -148,14 +239,25 @@ def judge(rows, value_of, limit_of, describe_value):
     return f"met ({len(rows)} of {len(rows)} rows)", values
 
 
-def goals_table(rows, vision, seq):
+def ratio_goal_line(text, chosen, limit):
+    status, values = judge(chosen, lambda r: r["cnnrun"]["median_ms"] / r["ort"]["median_ms"],
+                           lambda r: limit,
+                           lambda r: f"{r['cnnrun']['median_ms'] / r['ort']['median_ms']:.2f}")
+    return f"| {text} | {status} | {values} |"
+
+
+def bf16_goal_line(rows, bf16):
+    text, selects, limit = BF16_GOAL
+    if bf16.get("skipped"):
+        return f"| {text} | skipped: the CPU lacks AVX-512 BF16 | — |"
+    return ratio_goal_line(text, [r for r in rows if selects(r)], limit)
+
+
+def goals_table(rows, vision, seq, bf16_rows, bf16):
+    """The float32 goals on the float32 rows, then the optional bfloat16 line on its own rows."""
     out = ["| goal | status | measured |", "|---|---|---|"]
     for text, selects, limit in SPEED_GOALS:
-        chosen = [r for r in rows if selects(r, vision, seq)]
-        status, values = judge(chosen, lambda r: r["cnnrun"]["median_ms"] / r["ort"]["median_ms"],
-                               lambda r, limit=limit: limit,
-                               lambda r: f"{r['cnnrun']['median_ms'] / r['ort']['median_ms']:.2f}")
-        out.append(f"| {text} | {status} | {values} |")
+        out.append(ratio_goal_line(text, [r for r in rows if selects(r, vision, seq)], limit))
 
     def ready(x):
         return x["load_ms"] + x["first_run_ms"]
@@ -169,6 +271,7 @@ def goals_table(rows, vision, seq):
                                      f"{mb(r['ort']['attributable_rss'])} MB")
     out.append(f"| Peak memory ≤ ONNX Runtime's (model-attributable: peak − baseline) | "
                f"{status} | {values} |")
+    out.append(bf16_goal_line(bf16_rows, bf16))
     return out
 
 
@@ -242,6 +345,13 @@ def method_section(args):
         "tests/fixtures/make_zoo_models.py (dynamic batch/time axes, random weights).",
         "- Outputs of the first round are compared: max|cnnrun − ORT| / max|ORT| must be ≤ 1e-4, "
         "else the row is **invalid** and is not a speed result.",
+        "- bfloat16 rows (unless `--precisions fp32`): the vision models again with "
+        "`cnnrun_bench --precision bf16`, each right after the float32 row of the same model and "
+        "batch, with its own rounds of cnnrun and ONNX Runtime (float32) processes as above and "
+        "the same input file. Their outputs are compared the same way but not held to the "
+        "tolerance (only outputs that cannot be compared, by shape or non-finite values, make "
+        "one invalid); top-1 agreement is counted over the rows of the last axis (the classes). "
+        "Before them one bfloat16 run asks the session whether this CPU supports it.",
         "- *Load*: file to ready-to-run session (cnnrun_model_load + cnnrun_session_create; "
         "ORT InferenceSession.create), first run excluded and shown apart; median over rounds. "
         "cnnrun plans a model with dynamic dims at its first run, so the load goal is judged on "
@@ -262,25 +372,33 @@ def method_section(args):
 
 
 def markdown(results, vision, seq):
-    rows, m, args = results["rows"], results["machine"], results["args"]
+    m, args = results["machine"], results["args"]
+    rows = [r for r in results["rows"] if precision(r) == "fp32"]
+    bf16_rows = [r for r in results["rows"] if precision(r) == "bf16"]
+    bf16 = results.get("bf16") or {}
     lines = ["# Benchmarks: cnnrun against ONNX Runtime (CPU)", ""]
     if args.get("note"):
         lines += [f"> {args['note']}", ""]
     lines += [f"Generated {results['date']} in {results['elapsed_s'] / 60:.1f} min by:", "",
               f"    {results['command']}", "",
               "Ratio = cnnrun / ONNX Runtime latency: below 1 means cnnrun is faster.", ""]
-    flagged = [case_name(r) for r in rows if busy(r)]
+    flagged = [case_name(r) for r in results["rows"] if busy(r)]
     if flagged:
         lines += [f"**Noise warning:** other processes took more than {100 * BUSY_LIMIT:.0f}% of "
-                  f"the machine while {len(flagged)} of {len(rows)} rows ran (marked † under "
+                  f"the machine while {len(flagged)} of {len(results['rows'])} rows ran (marked † under "
                   "*others' CPU*): their latencies, and ratios, are not trustworthy. Rerun them "
                   "on a quiet machine (`--wait-quiet 60` waits for one before each process).", ""]
     lines += ["## Latency", ""]
-    lines += speed_table(rows)
-    lines += ["", "## Load time and memory", ""]
-    lines += load_memory_table(rows)
+    if rows:
+        lines += speed_table(rows)
+        lines += ["", "## Load time and memory", ""]
+        lines += load_memory_table(rows)
+    else:
+        lines += ["No float32 rows in this run (`--precisions` without fp32)."]
+    lines += ["", "## bfloat16 (optional)", ""]
+    lines += bf16_section(bf16_rows, rows, bf16)
     lines += ["", "## Goals", ""]
-    lines += goals_table(rows, vision, seq)
+    lines += goals_table(rows, vision, seq, bf16_rows, bf16)
     lines += ["", "## Machine", ""]
     lines += machine_section(m, results["baselines"])
     lines += ["", "## Environment", ""]

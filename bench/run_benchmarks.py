@@ -2,8 +2,8 @@
 """cnnrun against ONNX Runtime's CPU provider on the model zoo; writes BENCHMARKS.md.
 
     /usr/bin/python3 bench/run_benchmarks.py [--build DIR] [--models NAME...] [--batches N...]
-        [--seq-len T] [--rounds R] [--runs N] [--warmup W] [--max-seconds S] [--threads N]
-        [--wait-quiet S] [--out FILE] [--note TEXT]
+        [--precisions P...] [--seq-len T] [--rounds R] [--runs N] [--warmup W] [--max-seconds S]
+        [--threads N] [--wait-quiet S] [--out FILE] [--note TEXT]
 
 Every model and batch is measured in R rounds; each round runs one cnnrun process
 (DIR/cnnrun_bench) and one ONNX Runtime process (bench/ort_bench.js on onnxruntime-node), taking
@@ -15,6 +15,14 @@ of samples. Latencies are pooled over the rounds; load time, first run and peak 
 median over the rounds. Both runtimes' outputs on the same random input are compared in the
 first round; a row whose outputs differ (max|a-b| / max|b| > 1e-4) is invalid and is not a speed
 result.
+
+The vision models are measured a second time with cnnrun in bfloat16 (cnnrun_bench --precision
+bf16), again in alternating rounds against ONNX Runtime in float32: ONNX Runtime's CPU provider
+has no bfloat16 mode of the kind, so float32 stays the reference. bfloat16 keeps 8 significant
+bits, so these rows miss the 1e-4 tolerance by design; they report their accuracy loss instead
+(max|a-b| / max|b| and top-1 agreement against ONNX Runtime's float32 output) and go to a table
+of their own that no float32 goal counts. On a CPU without AVX-512 BF16 the session refuses
+bfloat16 and the rows are skipped with a note. --precisions fp32 leaves them out.
 
 Peak memory is the child's own ru_maxrss (wait4 in DIR/peak_rss, bench/peak_rss.c). Each runtime's baseline (the process with
 its library loaded and no model: cnnrun_bench --baseline, node with onnxruntime-node required)
@@ -41,6 +49,7 @@ import numpy as np
 import onnx
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import accuracy  # noqa: E402
 import children  # noqa: E402
 import cpu_load  # noqa: E402
 import flops  # noqa: E402
@@ -52,7 +61,9 @@ OPSET = 14
 VISION_MODELS = ["resnet50", "resnet18", "mobilenet_v2", "squeezenet1_1", "densenet121",
                  "efficientnet_b0", "shufflenet_v2_x1_0", "googlenet"]
 SEQUENCE_MODELS = ["lstm_classifier", "conv1d_series"]
-TOLERANCE = 1e-4
+PRECISIONS = ["fp32", "bf16"]
+# cnnrun's bfloat16 mode covers convolutions and pooling, so only the CNNs are measured in it.
+BF16_MODELS = VISION_MODELS
 BASELINE_REPEATS = 3
 ORT_PACKAGE = "onnxruntime-node"
 # OpenBLAS misdetects this CPU's core type without it; only cnnrun links OpenBLAS.
@@ -71,6 +82,9 @@ def parse_args():
     p.add_argument("--models", nargs="+", default=VISION_MODELS + SEQUENCE_MODELS,
                    choices=VISION_MODELS + SEQUENCE_MODELS, metavar="NAME")
     p.add_argument("--batches", nargs="+", type=int, default=[1, 8], metavar="N")
+    p.add_argument("--precisions", nargs="+", default=PRECISIONS, choices=PRECISIONS,
+                   metavar="P", help="cnnrun precisions to measure: fp32 and/or bf16 (bf16 for "
+                                     "the vision models only; default both)")
     p.add_argument("--seq-len", type=int, default=50, metavar="T",
                    help="time steps of the sequence models (default 50)")
     p.add_argument("--rounds", type=int, default=5, metavar="R")
@@ -165,58 +179,38 @@ def write_inputs(workdir, name, shapes):
 class Runtime:
     """How to start one runtime's benchmark child."""
 
-    def __init__(self, key, argv_prefix, env, launcher):
+    def __init__(self, key, argv_prefix, env, launcher, takes_precision):
         self.key, self.argv_prefix, self.env = key, argv_prefix, env
         self.launcher = launcher  # peak_rss, which measures the child's own peak memory
+        self.takes_precision = takes_precision  # ONNX Runtime always runs in float32
 
     def run(self, argv, extra_env=None):
         return children.run_child(self.launcher, argv, env={**self.env, **(extra_env or {})})
 
-    def argv(self, model, inputs, args, runs, max_seconds, out_dir):
+    def argv(self, model, inputs, args, runs, max_seconds, out_dir, precision="fp32"):
         argv = [*self.argv_prefix, model, *inputs, "--threads", str(args.threads),
                 "--warmup", str(args.warmup), "--runs", str(runs),
                 "--max-seconds", str(max_seconds)]
+        if self.takes_precision:
+            argv += ["--precision", precision]
         return argv + (["--out", out_dir] if out_dir else [])
 
     def baseline_argv(self):
         return [*self.argv_prefix, "--baseline"]
 
 
-def compare_outputs(cnnrun_dir, ort_dir):
-    """(worst max|a-b| / max|b| over the outputs, problem or None); ORT's output is b."""
-    worst, problem = 0.0, None
-    names = sorted(f for f in os.listdir(ort_dir) if f.endswith(".npy"))
-    if not names:
-        return None, "ONNX Runtime wrote no outputs"
-    for name in names:
-        mine = os.path.join(cnnrun_dir, name)
-        if not os.path.exists(mine):
-            return None, f"cnnrun wrote no {name}"
-        a, b = np.load(mine).astype(np.float64), np.load(os.path.join(ort_dir, name))
-        b = b.astype(np.float64)
-        if a.shape != b.shape:
-            return None, f"{name}: shape {a.shape} vs ONNX Runtime's {b.shape}"
-        if not (np.all(np.isfinite(a)) and np.all(np.isfinite(b))):
-            return None, f"{name}: non-finite values"
-        scale = float(np.max(np.abs(b))) if b.size else 0.0
-        diff = float(np.max(np.abs(a - b))) if b.size else 0.0
-        rel = diff / scale if scale > 0 else (0.0 if diff == 0 else float("inf"))
-        worst = max(worst, rel)
-    if worst > TOLERANCE:
-        problem = f"outputs differ: max|a-b|/max|b| = {worst:.3g} > {TOLERANCE:g}"
-    return worst, problem
-
-
-def bench_case(name, batch, args, runtimes, baselines):
+def bench_case(name, batch, precision, args, runtimes, baselines):
     path = model_path(args.build, name)
     steps = args.seq_len if name in SEQUENCE_MODELS else None
     shapes = input_shapes(path, batch, steps)
-    tag = f"{name}_b{batch}" + (f"_t{steps}" if steps else "")
+    tag = f"{name}_b{batch}" + (f"_t{steps}" if steps else "") + \
+        (f"_{precision}" if precision != "fp32" else "")
     workdir = os.path.join(args.build, "bench", "work", tag)
     shutil.rmtree(workdir, ignore_errors=True)
     os.makedirs(workdir)
+    # Seeded by model and shape only: a bfloat16 row gets the same input as its float32 row.
     inputs = write_inputs(workdir, name, shapes)
-    row = {"model": name, "batch": batch, "steps": steps, "tag": tag,
+    row = {"model": name, "batch": batch, "steps": steps, "precision": precision, "tag": tag,
            "input_shapes": {k: list(v) for k, v in shapes.items()},
            "runs": {r.key: [] for r in runtimes}, "error": None}
     try:
@@ -233,7 +227,7 @@ def bench_case(name, batch, args, runtimes, baselines):
             if round_index == 0:
                 out_dir = os.path.join(workdir, f"out_{rt.key}")
                 os.makedirs(out_dir)
-            argv = rt.argv(path, inputs, args, runs, max_seconds, out_dir)
+            argv = rt.argv(path, inputs, args, runs, max_seconds, out_dir, precision)
             waited = cpu_load.wait_until_quiet(args.wait_quiet)[0] if args.wait_quiet else 0.0
             try:
                 result = rt.run(argv)
@@ -254,10 +248,14 @@ def bench_case(name, batch, args, runtimes, baselines):
             for rt in runtimes:
                 first = row["runs"][rt.key][0]
                 first["latencies_ms"] = first["latencies_ms"][:runs]
-            row["max_rel_diff"], problem = compare_outputs(
-                os.path.join(workdir, "out_cnnrun"), os.path.join(workdir, "out_ort"))
-            if problem:
-                row["error"] = problem
+            comparison = accuracy.compare_outputs(os.path.join(workdir, "out_cnnrun"),
+                                                  os.path.join(workdir, "out_ort"))
+            row["max_rel_diff"], row["top1"] = comparison.max_rel_diff, comparison.top1
+            # bfloat16 is not held to float32's tolerance: its loss is the result reported.
+            if precision == "fp32":
+                row["error"] = accuracy.tolerance_problem(comparison)
+            else:
+                row["error"] = comparison.problem
     summarise(row, baselines)
     return row
 
@@ -292,19 +290,47 @@ def measure_baselines(runtimes):
     return baselines
 
 
+def verbose_run(args, cnnrun_rt, name, precision):
+    """One cnnrun run of a model at batch 1 with ONEDNN_VERBOSE=1 (a ChildResult), whose lines
+    say which ISA and kernels oneDNN chose; raises ChildFailed."""
+    path = model_path(args.build, name)
+    steps = args.seq_len if name in SEQUENCE_MODELS else None
+    probe_dir = os.path.join(args.build, "bench", "work", f"onednn_verbose_{precision}")
+    shutil.rmtree(probe_dir, ignore_errors=True)
+    os.makedirs(probe_dir)
+    inputs = write_inputs(probe_dir, name, input_shapes(path, 1, steps))
+    return cnnrun_rt.run([*cnnrun_rt.argv_prefix, path, *inputs, "--threads", str(args.threads),
+                          "--precision", precision, "--warmup", "1", "--runs", "1"],
+                         extra_env={"ONEDNN_VERBOSE": "1"})
+
+
+def probe_bf16(args, cnnrun_rt, name):
+    """Whether cnnrun runs bfloat16 here: {"skipped": None or why not, "onednn": kernels seen}.
+
+    Asked of the session itself, by one bfloat16 run of the model: it refuses bfloat16 on a CPU
+    without AVX-512 BF16 (or when ONEDNN_MAX_CPU_ISA caps oneDNN below it) with a message naming
+    bfloat16, which /proc/cpuinfo's flags alone would not catch. Any other failure is not a
+    question of the CPU: the rows then run and report their own errors."""
+    try:
+        verbose = verbose_run(args, cnnrun_rt, name, "bf16")
+    except children.ChildFailed as e:
+        if "bfloat16" in str(e):
+            # The library's own words, without cnnrun_bench's "... session: " prefix.
+            line = next(x for x in str(e).splitlines() if "bfloat16" in x)
+            reason = line.rsplit("session: ", 1)[-1]
+            log(f"bf16 rows skipped: {reason}")
+            return {"skipped": reason, "onednn": None, "probe": f"{name} batch 1"}
+        log(f"bf16 probe failed (the rows will say why): {e}")
+        return {"skipped": None, "onednn": None, "probe": f"{name} batch 1"}
+    return {"skipped": None, "onednn": machine.onednn_from_verbose(verbose.stdout_lines),
+            "probe": f"{name} batch 1"}
+
+
 def describe(args, runtimes, library):
     """Machine, versions, environment; oneDNN's ISA from one verbose cnnrun run."""
     links_blas = machine.links_openblas(library)
-    probe_model = model_path(args.build, args.models[0])
-    steps = args.seq_len if args.models[0] in SEQUENCE_MODELS else None
-    probe_dir = os.path.join(args.build, "bench", "work", "onednn_verbose")
-    shutil.rmtree(probe_dir, ignore_errors=True)
-    os.makedirs(probe_dir)
-    inputs = write_inputs(probe_dir, args.models[0], input_shapes(probe_model, 1, steps))
     cnnrun_rt, ort_rt = runtimes
-    verbose = cnnrun_rt.run([*cnnrun_rt.argv_prefix, probe_model, *inputs, "--threads",
-                             str(args.threads), "--warmup", "1", "--runs", "1"],
-                            extra_env={"ONEDNN_VERBOSE": "1"})
+    verbose = verbose_run(args, cnnrun_rt, args.models[0], "fp32")
     ort_info = ort_rt.run(ort_rt.baseline_argv()).report
     commit, changed = machine.git_state(REPO)
     inherited = {k: v for k, v in os.environ.items() if k.startswith(RECORDED_ENV_PREFIXES)}
@@ -346,26 +372,33 @@ def main():
     base_env = dict(os.environ)
     runtimes = [
         Runtime("cnnrun", [bench_program], {**base_env, **(OPENBLAS_ENV if links_blas else {})},
-                launcher),
+                launcher, takes_precision=True),
         Runtime("ort", [node, os.path.join(REPO, "bench", "ort_bench.js"), "--ort", ort_package],
-                base_env, launcher),
+                base_env, launcher, takes_precision=False),
     ]
     load_before = os.getloadavg()
     info = describe(args, runtimes, library)
+    bf16_models = [n for n in args.models if n in BF16_MODELS] if "bf16" in args.precisions else []
+    bf16 = probe_bf16(args, runtimes[0], bf16_models[0]) if bf16_models else \
+        {"skipped": None, "onednn": None, "probe": None}
     baselines = measure_baselines(runtimes)
 
     rows = []
     for name in args.models:
         for batch in args.batches:
-            case_start = time.monotonic()
-            row = bench_case(name, batch, args, runtimes, baselines)
-            rows.append(row)
-            log(report.progress_line(row) + f"  [{time.monotonic() - case_start:.0f} s]")
+            # A model's precisions back to back, so both meet the machine in much the same state.
+            for precision in args.precisions:
+                if precision == "bf16" and (name not in bf16_models or bf16["skipped"]):
+                    continue
+                case_start = time.monotonic()
+                row = bench_case(name, batch, precision, args, runtimes, baselines)
+                rows.append(row)
+                log(report.progress_line(row) + f"  [{time.monotonic() - case_start:.0f} s]")
 
     info["loadavg"] = {"before": load_before, "after": os.getloadavg()}
     elapsed = time.monotonic() - started
     results = {"date": date, "command": command, "elapsed_s": elapsed, "args": vars(args),
-               "machine": info, "baselines": baselines, "rows": rows}
+               "machine": info, "baselines": baselines, "bf16": bf16, "rows": rows}
     with open(os.path.join(args.build, "bench", "results.json"), "w") as f:
         json.dump(results, f, indent=1)
     with open(args.out, "w") as f:

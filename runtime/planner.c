@@ -534,7 +534,7 @@ cnnrun_status *cr_plan_build(const cnnrun_model *model, const cr_tensor *inputs,
     int max_reorders = total_in + g->n_outputs;
     size_t nv = (size_t)g->n_values + (size_t)max_reorders + 1;
     p->n_values = p->n_graph_values = g->n_values;
-    p->value_capacity = (int)nv;
+    p->value_capacity = g->n_values + max_reorders; /* one reorder node and two pointers each */
     p->n_inputs = g->n_inputs;
     p->input_shapes = calloc((size_t)g->n_inputs + 1, sizeof *p->input_shapes);
     p->tensors = calloc(nv, sizeof *p->tensors);

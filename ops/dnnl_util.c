@@ -78,6 +78,18 @@ static cnnrun_status *add_memory(cr_dnnl_prim *p, const cr_exec_env *env, int ar
     return NULL;
 }
 
+/* The primitive of p->pd and its user-mode scratchpad argument. */
+static cnnrun_status *make_primitive(cr_dnnl_prim *p, const cr_exec_env *env, const char *what)
+{
+    char msg[128];
+    snprintf(msg, sizeof msg, "%s primitive creation", what);
+    CR_TRY(cr_dnnl_check(dnnl_primitive_create(&p->prim, p->pd), msg));
+    const dnnl_memory_desc_t *scratch_md = dnnl_primitive_desc_query_md(p->pd, dnnl_query_scratchpad_md, 0);
+    p->scratch_bytes = scratch_md ? dnnl_memory_desc_get_size(scratch_md) : 0;
+    if (p->scratch_bytes > 0) CR_TRY(add_memory(p, env, DNNL_ARG_SCRATCHPAD, scratch_md, NULL));
+    return NULL;
+}
+
 cnnrun_status *cr_dnnl_prim_create(cr_dnnl_prim *p, const cr_exec_env *env, const void *op_desc,
                                    const_dnnl_primitive_attr_t attr, const char *what)
 {
@@ -96,12 +108,7 @@ cnnrun_status *cr_dnnl_prim_create(cr_dnnl_prim *p, const cr_exec_env *env, cons
         p->pd = NULL;
         return st;
     }
-    snprintf(msg, sizeof msg, "%s primitive creation", what);
-    CR_TRY(cr_dnnl_check(dnnl_primitive_create(&p->prim, p->pd), msg));
-    const dnnl_memory_desc_t *scratch_md = dnnl_primitive_desc_query_md(p->pd, dnnl_query_scratchpad_md, 0);
-    p->scratch_bytes = scratch_md ? dnnl_memory_desc_get_size(scratch_md) : 0;
-    if (p->scratch_bytes > 0) CR_TRY(add_memory(p, env, DNNL_ARG_SCRATCHPAD, scratch_md, NULL));
-    return NULL;
+    return make_primitive(p, env, what);
 }
 
 static const dnnl_memory_desc_t *arg_md(const cr_dnnl_prim *p, int arg)
@@ -191,10 +198,7 @@ cnnrun_status *cr_dnnl_reorder_create(cr_dnnl_prim *p, const cr_exec_env *env,
         p->pd = NULL;
         return st;
     }
-    CR_TRY(cr_dnnl_check(dnnl_primitive_create(&p->prim, p->pd), "reorder primitive creation"));
-    const dnnl_memory_desc_t *scratch_md = dnnl_primitive_desc_query_md(p->pd, dnnl_query_scratchpad_md, 0);
-    p->scratch_bytes = scratch_md ? dnnl_memory_desc_get_size(scratch_md) : 0;
-    if (p->scratch_bytes > 0) CR_TRY(add_memory(p, env, DNNL_ARG_SCRATCHPAD, scratch_md, NULL));
+    CR_TRY(make_primitive(p, env, "reorder"));
     CR_TRY(add_memory(p, env, DNNL_ARG_FROM, src_md, NULL));
     return add_memory(p, env, DNNL_ARG_TO, dst_md, NULL);
 }

@@ -235,15 +235,14 @@ static cnnrun_status *pool_prepare(cr_op_ctx *ctx)
         return cr_op_error(ctx, CNNRUN_ERR_OUT_OF_MEMORY, "output shape overflows");
     }
     pool_kind kind = kind_of(ctx);
-    bool plain_path = (kind == POOL_AVG && g.count_include_pad && g.win.ceil_extended) ||
-                      ((kind == POOL_MAX || kind == POOL_GLOBAL_MAX) &&
-                       (wants_indices(ctx) || ctx->in[0]->dtype != CNNRUN_FLOAT32));
-    if (plain_path) cr_op_want_layout(ctx, 0, NULL); /* the plain C kernels read row-major data */
+    bool plain_avg = kind == POOL_AVG && g.count_include_pad && g.win.ceil_extended;
+    bool plain_max = (kind == POOL_MAX || kind == POOL_GLOBAL_MAX) &&
+                     (wants_indices(ctx) || ctx->in[0]->dtype != CNNRUN_FLOAT32);
+    if (plain_avg || plain_max) cr_op_want_layout(ctx, 0, NULL); /* the plain C kernels read row-major data */
     if (count == 0) s->empty = true;
-    else if (kind == POOL_AVG && g.count_include_pad && g.win.ceil_extended)
+    else if (plain_avg)
         s->plain_avg = true;
-    else if ((kind == POOL_MAX || kind == POOL_GLOBAL_MAX) &&
-             (wants_indices(ctx) || ctx->in[0]->dtype != CNNRUN_FLOAT32)) {
+    else if (plain_max) {
         s->plain_max = true;
         cnnrun_status *st = cr_max_pool_plain_init(ctx, &g.win, g.batch, g.channels, ctx->in[0]->dtype,
                                                    g.column_major, &s->max);

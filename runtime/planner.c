@@ -157,17 +157,16 @@ static cnnrun_status *fold_node(cr_plan *p, int node, const cr_op *op, cr_op_ctx
         ctx->out[o]->data = t->data;
         p->storage[n->outputs[o]] = CR_STORE_CONST;
     }
-    if (ctx->identity && ctx->out[0]) {
-        memcpy(ctx->out[0]->data, ctx->in[0]->data, cr_tensor_bytes(ctx->out[0]));
-        p->node_folded[node] = true;
-        return NULL;
-    }
-    if ((op->flags & CR_OP_VIEW) && ctx->out[0]) {
+    if (((op->flags & CR_OP_VIEW) || ctx->identity) && ctx->out[0]) {
         size_t bytes = cr_tensor_bytes(ctx->out[0]);
         if (!ctx->in[0] || bytes != cr_tensor_bytes(ctx->in[0]))
             return cr_error(CNNRUN_ERR_INTERNAL, "node '%s' (%s): a view must keep its input's size",
                             n->name, n->op_type);
         if (bytes) memcpy(ctx->out[0]->data, ctx->in[0]->data, bytes);
+    }
+    if (ctx->identity) { /* nothing else to compute */
+        p->node_folded[node] = true;
+        return NULL;
     }
     cnnrun_status *st = op->prepare ? op->prepare(ctx) : NULL;
     void *scratch = NULL;
@@ -285,6 +284,14 @@ static cnnrun_status *reorder_input(cr_plan *p, const cr_graph *g, const cr_exec
  * One node
  * ------------------------------------------------------------------------------------------- */
 
+/* Value v is the bytes of tensor src (a view), in src's layout. */
+static void make_view(cr_plan *p, int v, const cr_tensor *src)
+{
+    p->storage[v] = CR_STORE_ALIAS;
+    p->root[v] = cr_plan_root(p, cr_plan_value_of(p, src));
+    p->tensors[v].layout = src->layout;
+}
+
 /* Storage of a planned node's outputs. Output 0 of a view aliases its input's bytes; a view that
  * keeps the shape (Identity, Dropout) keeps the input's layout too, any other view reads them as
  * row-major. Every other output gets arena bytes and a plan-owned layout, plain until a
@@ -295,10 +302,7 @@ static void assign_storage(cr_plan *p, const cr_node *n, const cr_op *op, cr_op_
         int v = n->outputs[k];
         if (v < 0) continue;
         if (k == 0 && (op->flags & CR_OP_VIEW) && ctx->in[0]) {
-            int src = cr_plan_value_of(p, ctx->in[0]);
-            p->storage[v] = CR_STORE_ALIAS;
-            p->root[v] = cr_plan_root(p, src);
-            p->tensors[v].layout = ctx->in[0]->layout;
+            make_view(p, v, ctx->in[0]);
         } else {
             p->storage[v] = CR_STORE_ARENA;
             p->layouts[v] = (cr_layout){.plain = true};
@@ -404,11 +408,7 @@ static cnnrun_status *plan_node(cr_plan *p, const cnnrun_model *model, int ni, c
     if (!(op->flags & CR_OP_NO_FOLD) && (all_known || (op->flags & CR_OP_SHAPE_ONLY)))
         return fold_node(p, ni, op, &ctx);
     if (ctx.identity && ctx.in[0] && ctx.out[0]) {
-        /* a view of the input in its layout, with no step */
-        int v = n->outputs[0], src = cr_plan_value_of(p, ctx.in[0]);
-        p->storage[v] = CR_STORE_ALIAS;
-        p->root[v] = cr_plan_root(p, src);
-        p->tensors[v].layout = ctx.in[0]->layout;
+        make_view(p, n->outputs[0], ctx.in[0]); /* in the input's layout, with no step */
         return NULL;
     }
     if (mode == CR_PLAN_SHAPES_ONLY) {

@@ -10,6 +10,8 @@ packages=(
   libonnx-dev                             # onnx.proto, the schema the loader is generated from
   libdnnl-dev                             # oneDNN 2.x: convolution, pooling, matmul kernels
   zlib1g-dev                              # deflated .npz members
+  libhdf5-dev                             # Keras .h5 models and .keras weights (serial libhdf5)
+  libjansson-dev                          # Keras model configs (JSON)
   # tests: reference outputs from PyTorch and NumPy, test models built with onnx.helper
   python3 python3-numpy python3-onnx python3-torch python3-sklearn
   python3-torchvision                     # the model zoo tests (tests/fixtures/make_zoo_models.py)

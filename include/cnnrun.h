@@ -180,7 +180,14 @@ CNNRUN_API cnnrun_status *cnnrun_npy_save(const char *path, const cnnrun_tensor 
 
 typedef struct cnnrun_model cnnrun_model;
 
-/* Loads an ONNX model. External tensor data are read relative to the model's directory. */
+/* Loads a model, the format chosen by the file's content:
+ *   ONNX (.onnx); external tensor data are read relative to the model's directory;
+ *   Keras 3 native archive (.keras: a zip of config.json, metadata.json, model.weights.h5);
+ *   Keras HDF5 (.h5 written by Keras 2 / tf.keras or by Keras 3's legacy writer).
+ * A Keras model keeps Keras's layouts: its inputs and outputs are what model.predict takes and
+ * returns (NHWC images for channels_last layers), named after the Keras input and output layers.
+ * Layers the runtime cannot reproduce exactly (Lambda, custom classes, options that change the
+ * math and are not implemented) are refused with the layer's name and class. */
 CNNRUN_API cnnrun_status *cnnrun_model_load(const char *path, cnnrun_model **out);
 /* Loads an ONNX model from memory (the buffer may be freed after the call). External tensor data
  * are read relative to external_data_dir; pass NULL for a model that has none. */
@@ -315,6 +322,62 @@ CNNRUN_API const cnnrun_profile_row *cnnrun_profile_row_at(const cnnrun_profile 
 CNNRUN_API double cnnrun_profile_total_ms(const cnnrun_profile *profile);
 CNNRUN_API size_t cnnrun_profile_reorder_count(const cnnrun_profile *profile);
 CNNRUN_API void cnnrun_profile_free(cnnrun_profile *profile);
+
+/* ---------------------------------------------------------------------------------------------
+ * Weight layouts: the conversions the Keras loaders apply, for programs that move weights between
+ * frameworks by hand. All take float32 arrays in C (row-major) order; src and dst must not
+ * overlap; dims are checked (positive, product within limits) and bad ones give
+ * CNNRUN_ERR_INVALID_ARGUMENT.
+ * ------------------------------------------------------------------------------------------- */
+
+/* Convolution kernel of Keras/TensorFlow, (k1, .., kn, in, out) ("HWIO" for n = 2), to ONNX/PyTorch
+ * (out, in, k1, .., kn) ("OIHW"), for n = 1, 2 or 3 spatial axes. src_dims has n + 2 entries. */
+CNNRUN_API cnnrun_status *cnnrun_kernel_hwio_to_oihw(const float *src, int spatial_rank,
+                                                     const int64_t *src_dims, float *dst);
+/* The inverse: (out, in, k1, .., kn) to (k1, .., kn, in, out). */
+CNNRUN_API cnnrun_status *cnnrun_kernel_oihw_to_hwio(const float *src, int spatial_rank,
+                                                     const int64_t *src_dims, float *dst);
+/* Depthwise kernel (k1, .., kn, C, M) (Keras DepthwiseConv, depth multiplier M) to the ONNX Conv
+ * weight (C*M, 1, k1, .., kn) of a convolution with group = C; output channel c*M + m. */
+CNNRUN_API cnnrun_status *cnnrun_kernel_depthwise_to_oihw(const float *src, int spatial_rank,
+                                                          const int64_t *src_dims, float *dst);
+/* Transposed-convolution kernel of Keras (k1, .., kn, out, in) to ONNX ConvTranspose
+ * (in, out, k1, .., kn). Neither side flips the kernel. */
+CNNRUN_API cnnrun_status *cnnrun_kernel_transposed_to_onnx(const float *src, int spatial_rank,
+                                                           const int64_t *src_dims, float *dst);
+/* Reverses every spatial axis of an (out, in, k1, .., kn) kernel: a kernel trained where
+ * convolution flips it (Theano, MATLAB conv2, scipy.signal.convolve) becomes one for the
+ * cross-correlation that ONNX, Keras/TensorFlow and PyTorch compute, and back. */
+CNNRUN_API cnnrun_status *cnnrun_kernel_flip(const float *src, int spatial_rank,
+                                             const int64_t *src_dims, float *dst);
+/* Dense kernel (S1*..*Sn*C, units) whose rows follow Keras's Flatten of a channels-last map
+ * (s1, .., sn, c) to the row order of a channels-first flatten (c, s1, .., sn). */
+CNNRUN_API cnnrun_status *cnnrun_dense_rows_nhwc_to_nchw(const float *src, int spatial_rank,
+                                                         const int64_t *spatial_dims,
+                                                         int64_t channels, int64_t units, float *dst);
+
+typedef enum cnnrun_lstm_source {
+    CNNRUN_LSTM_KERAS = 0,   /* (rows, 4*units), gate blocks along columns in order i, f, c, o */
+    CNNRUN_LSTM_PYTORCH = 1  /* (4*units, rows), gate blocks along rows in order i, f, g, o */
+} cnnrun_lstm_source;
+/* LSTM kernel, recurrent kernel or bias (rows = 1) to the ONNX LSTM layout (4*units, rows) with
+ * gates in ONNX's order i, o, f, c. */
+CNNRUN_API cnnrun_status *cnnrun_lstm_weights_to_onnx(const float *src, int64_t rows, int64_t units,
+                                                      cnnrun_lstm_source source, float *dst);
+/* Keras GRU kernel or recurrent kernel (rows, 3*units), gates z, r, h, to ONNX (3*units, rows);
+ * ONNX keeps the order z, r, h. */
+CNNRUN_API cnnrun_status *cnnrun_gru_weights_to_onnx(const float *src, int64_t rows, int64_t units,
+                                                     float *dst);
+/* Keras GRU bias to ONNX B (6*units: input bias then recurrent bias). reset_after != 0: Keras's
+ * (2, 3*units) [input; recurrent], which pairs with ONNX linear_before_reset = 1; else Keras's
+ * (3*units), all input bias, the recurrent half zero (linear_before_reset = 0). */
+CNNRUN_API cnnrun_status *cnnrun_gru_bias_to_onnx(const float *src, int64_t units, int reset_after,
+                                                  float *dst);
+/* TensorFlow/Keras padding="same" along one axis: out = ceil(in / stride), the total padding
+ * max((out - 1) * stride + (kernel - 1) * dilation + 1 - in, 0) split with the odd pixel at the
+ * end (= ONNX auto_pad SAME_UPPER). */
+CNNRUN_API cnnrun_status *cnnrun_same_padding(int64_t in, int64_t kernel, int64_t stride,
+                                              int64_t dilation, int64_t *pad_begin, int64_t *pad_end);
 
 #ifdef __cplusplus
 }

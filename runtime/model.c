@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "file_bytes.h"
+#include "keras_loader.h"
 #include "model_internal.h"
 #include "onnx_loader.h"
 
@@ -72,16 +73,16 @@ static cnnrun_status *index_uses(cnnrun_model *m)
     return NULL;
 }
 
-/* The model from its parsed protobuf (consumed). */
-static cnnrun_status *model_from_proto(Onnx__ModelProto *mp, const char *external_dir, cnnrun_model **out)
+/* The model around a graph built by a loader (consumed). */
+static cnnrun_status *model_from_graph(cr_graph *g, cnnrun_model **out)
 {
     cnnrun_model *m = calloc(1, sizeof *m);
     if (!m) {
-        onnx__model_proto__free_unpacked(mp, NULL);
+        cr_graph_free(g);
         return cr_error(CNNRUN_ERR_OUT_OF_MEMORY, "out of memory loading the model");
     }
-    cnnrun_status *st = cr_onnx_convert(mp, external_dir, &m->graph);
-    if (!st) st = resolve_ops(m);
+    m->graph = g;
+    cnnrun_status *st = resolve_ops(m);
     if (!st) st = index_uses(m);
     if (st) {
         cnnrun_model_free(m);
@@ -89,6 +90,22 @@ static cnnrun_status *model_from_proto(Onnx__ModelProto *mp, const char *externa
     }
     *out = m;
     return NULL;
+}
+
+/* The model from its parsed protobuf (consumed). */
+static cnnrun_status *model_from_proto(Onnx__ModelProto *mp, const char *external_dir, cnnrun_model **out)
+{
+    cr_graph *g;
+    CR_TRY(cr_onnx_convert(mp, external_dir, &g));
+    return model_from_graph(g, out);
+}
+
+/* A Keras model (.keras zip or .h5 HDF5) from its bytes; ONNX files start with neither. */
+static cnnrun_status *model_from_keras(const void *data, size_t size, const char *what, cnnrun_model **out)
+{
+    cr_graph *g;
+    CR_TRY(cr_keras_load(data, size, what, &g));
+    return model_from_graph(g, out);
 }
 
 cnnrun_status *cnnrun_model_load(const char *path, cnnrun_model **out)
@@ -103,6 +120,13 @@ cnnrun_status *cnnrun_model_load(const char *path, cnnrun_model **out)
     if (!path_copy) {
         free(data);
         return cr_error(CNNRUN_ERR_OUT_OF_MEMORY, "out of memory loading '%s'", path);
+    }
+    if (cr_keras_has_magic(data, size)) {
+        const char *base = strrchr(path, '/');
+        cnnrun_status *st = model_from_keras(data, size, base ? base + 1 : path, out);
+        free(data);
+        free(path_copy);
+        return cr_error_prefix(st, "model '%s'", path);
     }
     /* the file's bytes are freed as soon as they are parsed: loading a model of W bytes of
      * weights then peaks near 2 W (parsed message + graph) instead of 3 W */
@@ -121,6 +145,7 @@ cnnrun_status *cnnrun_model_load_from_memory(const void *data, size_t size,
     *out = NULL;
     if (!data && size)
         return cr_error(CNNRUN_ERR_INVALID_ARGUMENT, "cnnrun_model_load_from_memory: data is NULL");
+    if (cr_keras_has_magic(data, size)) return model_from_keras(data, size, "Keras model", out);
     Onnx__ModelProto *mp;
     CR_TRY(cr_onnx_unpack(data, size, &mp));
     return model_from_proto(mp, external_data_dir, out);

@@ -338,3 +338,77 @@ cnnrun_status *cr_klower_global_pool(cr_klower *lw, const cr_klayer *L, cr_kt *c
     *n_out = 1;
     return NULL;
 }
+
+/* Conv1DTranspose/Conv2DTranspose/Conv3DTranspose. Keras's output length (deconv_output_length):
+ * without output_padding, 'valid' gives in*s + max(k_eff - s, 0) and 'same' in*s; TF's 'same'
+ * crops what the forward 'same' convolution pads, the odd cell at the end. ONNX ConvTranspose
+ * gives s*(in - 1) + k_eff + output_padding - pads, so k_eff < s needs output_padding s - k_eff. */
+cnnrun_status *cr_klower_conv_transpose(cr_klower *lw, const cr_klayer *L, cr_kt *const *in, int n_in, cr_kt *out,
+                                        int *n_out)
+{
+    (void)n_in;
+    int n = spatial_rank_of(L->class_name);
+    cr_kt *x = in[0];
+    int64_t k[3], s[3], d[3], op[3], pads[6], outp[3], spatial[3], filters, c;
+    bool use_bias;
+    const char *padding;
+    CR_TRY(cr_kcfg_channels_last(L));
+    if (x->rank != n + 2)
+        return cr_error(CNNRUN_ERR_INVALID_MODEL, "expects an input of rank %d, found rank %d", n + 2, x->rank);
+    CR_TRY(cr_kcfg_ints(L, "kernel_size", n, 1, k));
+    CR_TRY(cr_kcfg_ints(L, "strides", n, 1, s));
+    CR_TRY(cr_kcfg_ints(L, "dilation_rate", n, 1, d));
+    CR_TRY(cr_kcfg_ints(L, "output_padding", n, -1, op));
+    CR_TRY(cr_kcfg_string(L, "padding", "valid", &padding));
+    CR_TRY(cr_kcfg_int(L, "filters", 0, &filters));
+    CR_TRY(cr_kcfg_bool(L, "use_bias", true, &use_bias));
+    CR_TRY(input_channels(x, &c));
+    bool same = strcmp(padding, "same") == 0;
+    if (!same && strcmp(padding, "valid") != 0) return cr_kcfg_refuse(L, "padding", "expected valid or same");
+    if (filters <= 0) return cr_kcfg_refuse(L, "filters", "must be positive");
+    for (int i = 0; i < n; i++) {
+        if (k[i] <= 0 || s[i] <= 0 || d[i] <= 0 || k[i] > (1 << 20) || s[i] > (1 << 20) || d[i] > (1 << 20))
+            return cr_error(CNNRUN_ERR_INVALID_MODEL, "kernel size, strides and dilation must be positive");
+        if (same && op[i] >= 0)
+            return cr_kcfg_refuse(L, "output_padding", "output_padding with padding 'same' is not implemented");
+        if (op[i] >= s[i] && op[i] >= d[i])
+            return cr_kcfg_refuse(L, "output_padding", "must be smaller than the stride or the dilation");
+        int64_t ke = (k[i] - 1) * d[i] + 1, total = same && ke > s[i] ? ke - s[i] : 0;
+        pads[i] = total / 2;
+        pads[n + i] = total - total / 2;
+        outp[i] = op[i] >= 0 ? op[i] : ke < s[i] ? s[i] - ke : 0;
+        int64_t len = x->shape[1 + i];
+        spatial[i] = len < 0 ? -1 : s[i] * (len - 1) + ke + outp[i] - total;
+    }
+    CR_TRY(cr_kweights_count(L, use_bias ? 2 : 1));
+    int64_t kdims[5], wdims[5] = {c, filters};
+    for (int i = 0; i < n; i++) kdims[i] = wdims[2 + i] = k[i];
+    kdims[n] = filters;
+    kdims[n + 1] = c;
+    cr_tensor *kw, *w, *b;
+    CR_TRY(cr_kweight(L, 0, n + 2, kdims, &kw));
+    CR_TRY(cr_kconst_new(L->name, n + 2, wdims, &w));
+    cnnrun_status *st = cnnrun_kernel_transposed_to_onnx(kw->data, n, kdims, w->data);
+    if (!st) st = bias_copy(L, 1, filters, use_bias, &b);
+    if (st) {
+        cr_tensor_free(w);
+        return st;
+    }
+    int inputs[3] = {-1, -1, -1}, node, y;
+    st = cr_gb_constant(lw->gb, L->name, w, true, &inputs[1]);
+    if (st) {
+        cr_tensor_free(b);
+        return st;
+    }
+    if (b) CR_TRY(cr_gb_constant(lw->gb, L->name, b, true, &inputs[2]));
+    CR_TRY(cr_kt_cf(lw, L->name, x, &inputs[0]));
+    CR_TRY(cr_kop(lw, L, "ConvTranspose", inputs, b ? 3 : 2, &node, &y));
+    CR_TRY(cr_gb_attr_ints(lw->gb, node, "kernel_shape", k, n));
+    CR_TRY(cr_gb_attr_ints(lw->gb, node, "strides", s, n));
+    CR_TRY(cr_gb_attr_ints(lw->gb, node, "dilations", d, n));
+    CR_TRY(cr_gb_attr_ints(lw->gb, node, "pads", pads, 2 * n));
+    CR_TRY(cr_gb_attr_ints(lw->gb, node, "output_padding", outp, n));
+    set_output(out, x, n, spatial, filters, y);
+    *n_out = 1;
+    return cr_klower_layer_activation(lw, L, out);
+}

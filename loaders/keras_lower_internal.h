@@ -21,5 +21,6 @@ CR_KLOWER_FN(cr_klower_depthwise);
 CR_KLOWER_FN(cr_klower_separable);
 CR_KLOWER_FN(cr_klower_pool);
 CR_KLOWER_FN(cr_klower_global_pool);
+CR_KLOWER_FN(cr_klower_conv_transpose);
 
 #endif

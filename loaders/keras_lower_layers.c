@@ -31,6 +31,12 @@ cnnrun_status *cr_kweight_const(cr_klower *lw, const cr_klayer *L, int i, int ra
     return cr_gb_constant(lw->gb, L->name, c, true, v);
 }
 
+static const char *jstr_of(json_t *o, const char *key)
+{
+    json_t *j = json_object_get(o, key);
+    return json_is_string(j) ? json_string_value(j) : NULL;
+}
+
 static void out_like(cr_kt *out, const cr_kt *x)
 {
     *out = *x;
@@ -667,6 +673,146 @@ static CR_KLOWER_FN(lower_concatenate)
     return NULL;
 }
 
+
+static CR_KLOWER_FN(lower_rescaling)
+{
+    (void)n_in;
+    json_t *js = json_object_get(L->config, "scale"), *jo = json_object_get(L->config, "offset");
+    if ((js && !json_is_number(js)) || (jo && !json_is_number(jo) && !json_is_null(jo)))
+        return cr_kcfg_refuse(L, "scale", "only scalar scale and offset are implemented");
+    double scale, offset;
+    CR_TRY(cr_kcfg_float(L, "scale", 1.0, &scale));
+    CR_TRY(cr_kcfg_float(L, "offset", 0.0, &offset));
+    int x, axis, node, c, y;
+    CR_TRY(elementwise_form(lw, L, in[0], out, &x, &axis));
+    CR_TRY(cr_gb_const_float(lw->gb, L->name, (float)scale, &c));
+    const int mul_in[2] = {x, c};
+    CR_TRY(cr_kop(lw, L, "Mul", mul_in, 2, &node, &y));
+    if (offset != 0.0) {
+        int o, z;
+        CR_TRY(cr_gb_const_float(lw->gb, L->name, (float)offset, &o));
+        const int add_in[2] = {y, o};
+        CR_TRY(cr_kop(lw, L, "Add", add_in, 2, &node, &z));
+        y = z;
+    }
+    set_form(out, y);
+    *n_out = 1;
+    return NULL;
+}
+
+static CR_KLOWER_FN(lower_layer_norm)
+{
+    (void)n_in;
+    cr_kt *x = in[0];
+    int64_t axis;
+    double eps;
+    bool center, scale, rms;
+    CR_TRY(cr_kcfg_int(L, "axis", -1, &axis));
+    CR_TRY(cr_kcfg_float(L, "epsilon", 1e-3, &eps));
+    CR_TRY(cr_kcfg_bool(L, "center", true, &center));
+    CR_TRY(cr_kcfg_bool(L, "scale", true, &scale));
+    CR_TRY(cr_kcfg_bool(L, "rms_scaling", false, &rms));
+    if (rms) return cr_kcfg_refuse(L, "rms_scaling", "RMS normalisation is not implemented");
+    if (axis < 0) axis += x->rank;
+    if (axis != x->rank - 1) return cr_kcfg_refuse(L, "axis", "only the last axis is implemented");
+    int64_t c = x->shape[axis];
+    if (c <= 0) return cr_error(CNNRUN_ERR_UNSUPPORTED, "the normalised axis is not fixed");
+    CR_TRY(cr_kweights_count(L, center + scale));
+    int in3[3], node, i = 0;
+    CR_TRY(cr_kt_keras(lw, L->name, x, &in3[0]));
+    for (int k = 0; k < 2; k++) {
+        bool present = k == 0 ? scale : center;
+        if (present) {
+            CR_TRY(cr_kweight_const(lw, L, i++, 1, &c, &in3[1 + k]));
+            continue;
+        }
+        cr_tensor *t;
+        CR_TRY(cr_kconst_new(L->name, 1, &c, &t));
+        for (int64_t j = 0; j < c; j++) ((float *)t->data)[j] = k == 0 ? 1.0f : 0.0f;
+        CR_TRY(cr_gb_constant(lw->gb, L->name, t, false, &in3[1 + k]));
+    }
+    out_like(out, x);
+    out->v_cf = -1;
+    CR_TRY(cr_kop(lw, L, "LayerNormalization", in3, 3, &node, &out->v));
+    CR_TRY(cr_gb_attr_int(lw->gb, node, "axis", -1));
+    CR_TRY(cr_gb_attr_float(lw->gb, node, "epsilon", (float)eps));
+    *n_out = 1;
+    return NULL;
+}
+
+static CR_KLOWER_FN(lower_repeat_vector)
+{
+    (void)n_in;
+    cr_kt *x = in[0];
+    int64_t n;
+    CR_TRY(cr_kcfg_int(L, "n", 1, &n));
+    if (n <= 0) return cr_kcfg_refuse(L, "n", "must be positive");
+    if (x->rank != 2) return cr_error(CNNRUN_ERR_INVALID_MODEL, "expects (batch, features), found rank %d", x->rank);
+    const int64_t shape[3] = {x->shape[0], 1, x->shape[1]}, reps[3] = {1, n, 1};
+    cr_kt col;
+    CR_TRY(reshape_to(lw, L, x, 3, shape, &col));
+    int in2[2] = {col.v, -1}, node;
+    CR_TRY(cr_gb_const_ints(lw->gb, L->name, reps, 3, &in2[1]));
+    out_like(out, &col);
+    out->shape[1] = n;
+    CR_TRY(cr_kop(lw, L, "Tile", in2, 2, &node, &out->v));
+    *n_out = 1;
+    return NULL;
+}
+
+/* TimeDistributed(layer): the wrapped layer on (batch*time, ...), then time split off again. */
+static const struct layer_entry *find_layer(const char *class_name);
+
+static CR_KLOWER_FN(lower_time_distributed)
+{
+    (void)n_in;
+    cr_kt *x = in[0];
+    json_t *inner = json_object_get(L->config, "layer");
+    const char *cls = jstr_of(inner, "class_name");
+    if (!cls || !json_is_object(json_object_get(inner, "config")))
+        return cr_kcfg_refuse(L, "layer", "expected the wrapped layer's class_name and config");
+    if (x->rank < 3) return cr_error(CNNRUN_ERR_INVALID_MODEL, "expects (batch, time, ...), found rank %d", x->rank);
+    if (x->shape[1] < 0) return cr_error(CNNRUN_ERR_UNSUPPORTED, "TimeDistributed over a free time axis is not implemented");
+    for (int d = 2; d < x->rank; d++)
+        if (x->shape[d] < 0) return cr_error(CNNRUN_ERR_UNSUPPORTED, "TimeDistributed over free feature dims is not implemented");
+    if (strcmp(cls, "TimeDistributed") == 0 || strcmp(cls, "Bidirectional") == 0 || !find_layer(cls))
+        return cr_error(CNNRUN_ERR_UNSUPPORTED, "TimeDistributed wraps a '%s', which is not supported here", cls);
+    /* (N, T, d..) -> (N*T, d..) */
+    int64_t merged[CR_MAX_RANK];
+    merged[0] = -1;
+    for (int d = 2; d < x->rank; d++) merged[d - 1] = x->shape[d];
+    int xv, node, in2[2];
+    CR_TRY(cr_kt_keras(lw, L->name, x, &xv));
+    in2[0] = xv;
+    CR_TRY(cr_gb_const_ints(lw->gb, L->name, merged, x->rank - 1, &in2[1]));
+    cr_kt flat = {.v_cf = -1, .rank = x->rank - 1, .dtype = x->dtype};
+    memcpy(flat.shape, merged, sizeof merged);
+    flat.shape[0] = x->shape[0] < 0 ? -1 : x->shape[0] * x->shape[1];
+    CR_TRY(cr_kop(lw, L, "Reshape", in2, 2, &node, &flat.v));
+    cr_klayer W = {.name = L->name, .class_name = cls, .config = json_object_get(inner, "config"), .w = L->w};
+    cr_kt *flat_ptr = &flat, y;
+    int n_y;
+    CR_TRY(cr_keras_lower_layer(lw, &W, &flat_ptr, 1, &y, &n_y));
+    if (n_y != 1) return cr_error(CNNRUN_ERR_UNSUPPORTED, "the wrapped layer has %d outputs", n_y);
+    int64_t split[CR_MAX_RANK] = {-1, x->shape[1]};
+    if (y.rank + 1 > CR_MAX_RANK) return cr_error(CNNRUN_ERR_UNSUPPORTED, "the output's rank is too high");
+    for (int d = 1; d < y.rank; d++) {
+        if (y.shape[d] < 0) return cr_error(CNNRUN_ERR_UNSUPPORTED, "the wrapped layer's output has free dims");
+        split[d + 1] = y.shape[d];
+    }
+    CR_TRY(cr_kt_keras(lw, L->name, &y, &in2[0]));
+    CR_TRY(cr_gb_const_ints(lw->gb, L->name, split, y.rank + 1, &in2[1]));
+    memset(out, 0, sizeof *out);
+    out->v_cf = -1;
+    out->rank = y.rank + 1;
+    out->dtype = y.dtype;
+    memcpy(out->shape, split, sizeof split);
+    out->shape[0] = x->shape[0];
+    CR_TRY(cr_kop(lw, L, "Reshape", in2, 2, &node, &out->v));
+    *n_out = 1;
+    return NULL;
+}
+
 typedef struct layer_entry {
     const char *class_name;
     cr_klower_fn fn;
@@ -694,6 +840,10 @@ static const layer_entry layer_table[] = {
     {"Add", lower_merge}, {"Subtract", lower_merge}, {"Multiply", lower_merge}, {"Average", lower_merge},
     {"Maximum", lower_merge}, {"Minimum", lower_merge}, {"Concatenate", lower_concatenate},
     {"Embedding", lower_embedding},
+    {"Conv1DTranspose", cr_klower_conv_transpose}, {"Conv2DTranspose", cr_klower_conv_transpose},
+    {"Conv3DTranspose", cr_klower_conv_transpose},
+    {"Rescaling", lower_rescaling}, {"LayerNormalization", lower_layer_norm},
+    {"RepeatVector", lower_repeat_vector}, {"TimeDistributed", lower_time_distributed},
     {"LSTM", cr_klower_rnn}, {"GRU", cr_klower_rnn}, {"SimpleRNN", cr_klower_rnn},
     {"Bidirectional", cr_klower_bidirectional},
     /* identity at inference */
@@ -702,7 +852,7 @@ static const layer_entry layer_table[] = {
     {"AlphaDropout", lower_identity}, {"ActivityRegularization", lower_identity},
 };
 
-static const layer_entry *find_layer(const char *class_name)
+static const struct layer_entry *find_layer(const char *class_name)
 {
     for (size_t i = 0; i < sizeof layer_table / sizeof *layer_table; i++)
         if (strcmp(layer_table[i].class_name, class_name) == 0) return &layer_table[i];

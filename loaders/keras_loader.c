@@ -16,6 +16,7 @@
 
 #include "hdf5_reader.h"
 #include "keras_lower.h"
+#include "tfjs_weights.h"
 #include "zip.h"
 
 #define OPSET 17
@@ -38,9 +39,12 @@ typedef struct layer_rec {
 
 typedef struct kmodel {
     const char *what;
-    json_t *config_root;
+    json_t *config_root; /* the parsed document holding the model config (owned) */
+    json_t *model;       /* {"class_name", "config", ...} inside it */
     cr_hdf5 *h5;
-    bool archive; /* .keras (else .h5) */
+    bool archive;        /* .keras */
+    bool tfjs;           /* TensorFlow.js model.json (weights in m->tfjs_weights) */
+    cr_tfjs_weights tfjs_weights;
     int n_layers;
     layer_rec *layers;
     cr_gb gb;
@@ -193,11 +197,28 @@ static cnnrun_status *collect_h5_weights(kmodel *m, const char *layer, cr_kweigh
     return st;
 }
 
+/* tfjs: the manifest's entries named "<layer>/...", in manifest order (a tfjs-saved model lists
+ * all trainable weights first, so a layer's are not contiguous, but keep their order). */
+static cnnrun_status *collect_tfjs_weights(kmodel *m, const char *layer, cr_kweights *w)
+{
+    size_t len = strlen(layer);
+    for (int i = 0; i < m->tfjs_weights.n; i++) {
+        const char *name = m->tfjs_weights.names[i];
+        if (strncmp(name, layer, len) != 0 || name[len] != '/') continue;
+        cr_tensor *t;
+        CR_TRY(cr_kconst_new(name, m->tfjs_weights.t[i]->rank, m->tfjs_weights.t[i]->dims, &t));
+        memcpy(t->data, m->tfjs_weights.t[i]->data, cr_tensor_bytes(t));
+        CR_TRY(weights_add(w, t, name));
+    }
+    return NULL;
+}
+
 static cnnrun_status *layer_weights(kmodel *m, const layer_rec *r, cr_kweights *w)
 {
     memset(w, 0, sizeof *w);
-    cnnrun_status *st = m->archive ? (r->group ? collect_archive_weights(m, r->group, 0, w) : NULL)
-                                   : collect_h5_weights(m, r->name, w);
+    cnnrun_status *st = m->tfjs      ? collect_tfjs_weights(m, r->name, w)
+                        : m->archive ? (r->group ? collect_archive_weights(m, r->group, 0, w) : NULL)
+                                     : collect_h5_weights(m, r->name, w);
     if (st) weights_free(w);
     return st;
 }
@@ -619,6 +640,7 @@ static cnnrun_status *open_archive(kmodel *m, const void *data, size_t size, jso
         st = cr_error(CNNRUN_ERR_INVALID_MODEL, "%s: a zip archive without %s: not a Keras .keras model", m->what,
                       !p.config ? "config.json" : "model.weights.h5");
     if (!st) st = parse_json(p.config, p.config_len, "config.json", root);
+    m->model = *root;
     *major = 3;
     if (!st && p.metadata) {
         json_t *meta;
@@ -648,6 +670,7 @@ static cnnrun_status *open_h5(kmodel *m, const void *data, size_t size, json_t *
     cnnrun_status *st = parse_json(text, strlen(text), "model_config", root);
     free(text);
     CR_TRY(st);
+    m->model = *root;
     CR_TRY(cr_hdf5_attr_string(m->h5, "/", "keras_version", &has_version, &version));
     *major = major_version(has_version ? version : "1");
     free(version);
@@ -660,9 +683,40 @@ static cnnrun_status *open_h5(kmodel *m, const void *data, size_t size, json_t *
     return NULL;
 }
 
+/* model.json of a TensorFlow.js layers model: {"format": "layers-model", "modelTopology": ...,
+ * "weightsManifest": [...]}; the topology is either the Keras config itself (saved by tfjs) or
+ * the .h5's root attributes (written by the Python converter), whose model_config is the config. */
+static cnnrun_status *open_tfjs(kmodel *m, const void *data, size_t size, const char *dir, json_t **root, int *major)
+{
+    CR_TRY(parse_json(data, size, m->what, root));
+    const char *format = jstr(*root, "format");
+    if (format && strcmp(format, "layers-model") != 0)
+        return cr_error(CNNRUN_ERR_UNSUPPORTED, "%s: a TensorFlow.js '%s'; only layers models (Keras) are supported",
+                        m->what, format);
+    json_t *topo = json_object_get(*root, "modelTopology");
+    if (!json_is_object(topo))
+        return cr_error(CNNRUN_ERR_INVALID_MODEL, "%s: a JSON file without modelTopology: not a TensorFlow.js model", m->what);
+    /* "2.15.0" from the converter; "tfjs-layers 4.22.0" from tfjs itself, whose activations
+     * (hard_sigmoid 0.2x + 0.5) are Keras 2's */
+    const char *version = jstr(topo, "keras_version");
+    *major = version && strncmp(version, "tfjs", 4) != 0 ? atoi(version) : 2;
+    if (*major < 1) *major = 2;
+    m->model = json_is_object(json_object_get(topo, "model_config")) ? json_object_get(topo, "model_config") : topo;
+    m->tfjs = true;
+    return cr_tfjs_read_weights(json_object_get(*root, "weightsManifest"), dir, m->what, &m->tfjs_weights);
+}
+
+static bool looks_like_json(const void *data, size_t size)
+{
+    const unsigned char *p = data;
+    size_t i = 0;
+    while (i < size && (p[i] == ' ' || p[i] == '\n' || p[i] == '\r' || p[i] == '\t')) i++;
+    return i < size && p[i] == '{';
+}
+
 bool cr_keras_has_magic(const void *data, size_t size)
 {
-    return cr_zip_has_magic(data, size) || cr_hdf5_has_magic(data, size);
+    return cr_zip_has_magic(data, size) || cr_hdf5_has_magic(data, size) || looks_like_json(data, size);
 }
 
 static void kmodel_free(kmodel *m)
@@ -673,32 +727,34 @@ static void kmodel_free(kmodel *m)
     }
     free(m->layers);
     cr_hdf5_close(m->h5);
+    cr_tfjs_weights_free(&m->tfjs_weights);
     json_decref(m->config_root);
 }
 
-cnnrun_status *cr_keras_load(const void *data, size_t size, const char *what, cr_graph **out)
+cnnrun_status *cr_keras_load(const void *data, size_t size, const char *what, const char *dir, cr_graph **out)
 {
     *out = NULL;
     kmodel m = {.what = what};
     int major = 3;
-    bool archive = cr_zip_has_magic(data, size);
+    bool archive = cr_zip_has_magic(data, size), h5 = cr_hdf5_has_magic(data, size);
     m.archive = archive;
     cnnrun_status *st = cr_gb_init(&m.gb, OPSET, "keras");
     m.lw.gb = &m.gb;
     if (!st) st = archive ? open_archive(&m, data, size, &m.config_root, &major)
-                          : open_h5(&m, data, size, &m.config_root, &major);
+                  : h5    ? open_h5(&m, data, size, &m.config_root, &major)
+                          : open_tfjs(&m, data, size, dir, &m.config_root, &major);
     if (!st) {
         char producer[64];
-        snprintf(producer, sizeof producer, "keras %d (%s)", major, archive ? ".keras" : ".h5");
+        snprintf(producer, sizeof producer, "keras %d (%s)", major, archive ? ".keras" : h5 ? ".h5" : "tfjs");
         free(m.gb.g->producer);
         m.gb.g->producer = strdup(producer);
         m.lw.keras_major = major;
-        const char *cls = jstr(m.config_root, "class_name");
-        json_t *cfg = json_object_get(m.config_root, "config");
+        const char *cls = jstr(m.model, "class_name");
+        json_t *cfg = json_object_get(m.model, "config");
         if (!cls || !cfg)
             st = cr_error(CNNRUN_ERR_INVALID_MODEL, "the model config has no class_name and config");
         else if (strcmp(cls, "Sequential") == 0)
-            st = load_sequential(&m, cfg, json_object_get(m.config_root, "build_config"));
+            st = load_sequential(&m, cfg, json_object_get(m.model, "build_config"));
         else if (strcmp(cls, "Functional") == 0 || strcmp(cls, "Model") == 0)
             st = load_functional(&m, cfg);
         else

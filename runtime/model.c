@@ -100,11 +100,13 @@ static cnnrun_status *model_from_proto(Onnx__ModelProto *mp, const char *externa
     return model_from_graph(g, out);
 }
 
-/* A Keras model (.keras zip or .h5 HDF5) from its bytes; ONNX files start with neither. */
-static cnnrun_status *model_from_keras(const void *data, size_t size, const char *what, cnnrun_model **out)
+/* A Keras model (.keras zip, .h5 HDF5, TensorFlow.js model.json) from its bytes; ONNX files start
+ * with none of these. */
+static cnnrun_status *model_from_keras(const void *data, size_t size, const char *what, const char *dir,
+                                       cnnrun_model **out)
 {
     cr_graph *g;
-    CR_TRY(cr_keras_load(data, size, what, &g));
+    CR_TRY(cr_keras_load(data, size, what, dir, &g));
     return model_from_graph(g, out);
 }
 
@@ -123,7 +125,7 @@ cnnrun_status *cnnrun_model_load(const char *path, cnnrun_model **out)
     }
     if (cr_keras_has_magic(data, size)) {
         const char *base = strrchr(path, '/');
-        cnnrun_status *st = model_from_keras(data, size, base ? base + 1 : path, out);
+        cnnrun_status *st = model_from_keras(data, size, base ? base + 1 : path, dirname(path_copy), out);
         free(data);
         free(path_copy);
         return cr_error_prefix(st, "model '%s'", path);
@@ -145,7 +147,7 @@ cnnrun_status *cnnrun_model_load_from_memory(const void *data, size_t size,
     *out = NULL;
     if (!data && size)
         return cr_error(CNNRUN_ERR_INVALID_ARGUMENT, "cnnrun_model_load_from_memory: data is NULL");
-    if (cr_keras_has_magic(data, size)) return model_from_keras(data, size, "Keras model", out);
+    if (cr_keras_has_magic(data, size)) return model_from_keras(data, size, "Keras model", external_data_dir, out);
     Onnx__ModelProto *mp;
     CR_TRY(cr_onnx_unpack(data, size, &mp));
     return model_from_proto(mp, external_data_dir, out);

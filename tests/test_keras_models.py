@@ -5,8 +5,8 @@ Every fixture of tests/fixtures/keras/models/manifest.json (written by make_kera
 Keras 3 and tf_keras) is run as `cnnrun MODEL INPUTS.npz -o DIR/`; each output, matched to Keras's
 output by the output layer's name, must satisfy max|a - b| <= 1e-4 * max|expected|. The digits
 CNN must reproduce Keras's test-set accuracy exactly. Then broken Keras files (truncated or
-corrupt zip/HDF5/JSON, a weight of the wrong shape, a missing weight, an unknown layer) must give
-a clear error and exit code 2.
+corrupt zip/HDF5/JSON, a weight of the wrong shape, a missing weight, an unknown layer, a
+TensorFlow.js manifest pointing past its shards) must give a clear error and exit code 2.
 
 Needs Debian's python3-numpy. Environment: CNNRUN_BIN, CNNRUN_SOURCE, CNNRUN_FIXTURES (scratch).
 """
@@ -167,6 +167,24 @@ def bad_files(failures):
     rewrite_zip(keras_file, p, missing_weight)
     expect_error("weights of another model", p, "weight", failures)
 
+    # TensorFlow.js: a manifest that claims more bytes than its shards hold, a missing shard
+    tfjs_dir = os.path.join(MODELS, "tfjs", "mlp")
+    for label, needle, edit in (
+            ("tfjs manifest past shard", "but the group's shards hold",
+             lambda mj: mj["weightsManifest"][-1]["weights"][-1]["shape"].__setitem__(0, 1000)),
+            ("tfjs missing shard", "cannot open",
+             lambda mj: mj["weightsManifest"][0]["paths"].append("group9-shard9of9.bin")),
+            ("tfjs graph model", "only layers models", lambda mj: mj.__setitem__("format", "graph-model"))):
+        case = os.path.join(d, label.replace(" ", "_"))
+        shutil.rmtree(case, ignore_errors=True)
+        shutil.copytree(tfjs_dir, case)
+        with open(os.path.join(case, "model.json")) as f:
+            mj = json.load(f)
+        edit(mj)
+        with open(os.path.join(case, "model.json"), "w") as f:
+            json.dump(mj, f)
+        expect_error(label, os.path.join(case, "model.json"), needle, failures)
+
 
 def main():
     os.makedirs(SCRATCH, exist_ok=True)
@@ -183,7 +201,7 @@ def main():
     bad_files(failures)
     for f in failures:
         print("FAIL " + f)
-    print("%d passed, %d failed" % (n + 9 - len(failures), len(failures)))
+    print("%d passed, %d failed" % (n + 12 - len(failures), len(failures)))
     return 1 if failures else 0
 
 

@@ -336,6 +336,20 @@ CNNRUN_API double cnnrun_profile_total_ms(const cnnrun_profile *profile);
 CNNRUN_API size_t cnnrun_profile_reorder_count(const cnnrun_profile *profile);
 CNNRUN_API void cnnrun_profile_free(cnnrun_profile *profile);
 
+/* The layers of a Keras model as Keras's model.summary() lists them: name, class, output shape
+ * in Keras's layout (-1 for None; the first output of the layer's first call) and the parameter
+ * count Keras reports (trainable and non-trainable). ONNX models have none. */
+typedef struct cnnrun_layer_info {
+    const char *name;        /* belongs to the model */
+    const char *class_name;  /* "Conv2D", "LSTM", ... */
+    int rank;
+    int64_t shape[CNNRUN_MAX_RANK];
+    int64_t params;
+} cnnrun_layer_info;
+CNNRUN_API size_t cnnrun_model_layer_count(const cnnrun_model *model);
+CNNRUN_API cnnrun_status *cnnrun_model_layer_info(const cnnrun_model *model, size_t index,
+                                                  cnnrun_layer_info *out);
+
 /* ---------------------------------------------------------------------------------------------
  * Weight layouts: the conversions the Keras loaders apply, for programs that move weights between
  * frameworks by hand. All take float32 arrays in C (row-major) order; src and dst must not

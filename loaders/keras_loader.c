@@ -35,6 +35,8 @@ typedef struct layer_rec {
     char *group;              /* .keras: weights group "layers/<snake>[_k]"; NULL if none */
     int n_calls;
     layer_call *calls;
+    bool listed;              /* in the summary (model.layers) once its first call is lowered */
+    int64_t params;
 } layer_rec;
 
 typedef struct kmodel {
@@ -374,6 +376,10 @@ static cnnrun_status *lower_call(kmodel *m, layer_rec *r, layer_call *c, cr_kt *
     CR_TRY(layer_weights(m, r, &w));
     cr_klayer L = {.name = r->name, .class_name = r->class_name, .config = r->config, .w = &w};
     cnnrun_status *st = cr_keras_lower_layer(&m->lw, &L, in, n_in, c->out, &c->n_out);
+    if (!r->listed) {
+        r->listed = true;
+        for (int i = 0; i < w.n; i++) r->params += cr_tensor_count(w.t[i]);
+    }
     weights_free(&w);
     if (st) return cr_error_prefix(st, "layer '%s' (%s)", r->name, r->class_name);
     c->done = true;
@@ -387,8 +393,6 @@ static cnnrun_status *load_sequential(kmodel *m, json_t *model_config, json_t *b
     CR_TRY(read_layers(m, layers, true));
     cr_kt cur, *cur_ptr = &cur;
     bool have = false;
-    layer_call *calls = calloc((size_t)m->n_layers + 1, sizeof *calls);
-    if (!calls) return oom();
     cnnrun_status *st = NULL;
     const char *last = NULL;
     for (int i = 0; i < m->n_layers && !st; i++) {
@@ -408,18 +412,20 @@ static cnnrun_status *load_sequential(kmodel *m, json_t *model_config, json_t *b
             st = cr_error(CNNRUN_ERR_INVALID_MODEL, "an InputLayer in the middle of a Sequential model");
             break;
         }
-        st = lower_call(m, r, &calls[i], &cur_ptr, 1);
-        if (!st && calls[i].n_out != 1)
+        r->n_calls = 1;
+        r->calls = calloc(1, sizeof *r->calls);
+        if (!r->calls) return oom();
+        st = lower_call(m, r, &r->calls[0], &cur_ptr, 1);
+        if (!st && r->calls[0].n_out != 1)
             st = cr_error(CNNRUN_ERR_UNSUPPORTED, "layer '%s' has %d outputs; a Sequential model's layers have one",
-                          r->name, calls[i].n_out);
+                          r->name, r->calls[0].n_out);
         if (!st) {
-            cur = calls[i].out[0];
+            cur = r->calls[0].out[0];
             last = r->name;
         }
     }
     if (!st && !have) st = cr_error(CNNRUN_ERR_INVALID_MODEL, "the Sequential model has no layers");
     if (!st) st = make_output(m, last ? last : "output", &cur);
-    free(calls);
     return st;
 }
 
@@ -553,6 +559,7 @@ static cnnrun_status *load_functional(kmodel *m, json_t *model_config)
         CR_TRY(make_input(m, r->name, input_shape_of(r->config), r->config, &r->calls[0].out[0]));
         r->calls[0].n_out = 1;
         r->calls[0].done = true;
+        r->listed = true;
     }
     /* lower every call whose inputs exist, until none is left (configs list layers in a
      * topological order, so this is normally one pass) */
@@ -714,6 +721,28 @@ static bool looks_like_json(const void *data, size_t size)
     return i < size && p[i] == '{';
 }
 
+/* The graph's source_layers: the layers in config order that were called (a Sequential's
+ * InputLayer is not listed, as model.summary() does not list it). */
+static cnnrun_status *list_layers(kmodel *m)
+{
+    cr_graph *g = m->gb.g;
+    g->source_layers = calloc((size_t)m->n_layers + 1, sizeof *g->source_layers);
+    if (!g->source_layers) return oom();
+    for (int i = 0; i < m->n_layers; i++) {
+        layer_rec *r = &m->layers[i];
+        if (!r->listed || !r->calls || !r->calls[0].n_out) continue;
+        cr_source_layer *l = &g->source_layers[g->n_source_layers++];
+        l->name = strdup(r->name);
+        l->class_name = strdup(r->class_name);
+        if (!l->name || !l->class_name) return oom();
+        const cr_kt *t = &r->calls[0].out[0];
+        l->rank = t->rank;
+        memcpy(l->shape, t->shape, sizeof l->shape);
+        l->params = r->params;
+    }
+    return NULL;
+}
+
 bool cr_keras_has_magic(const void *data, size_t size)
 {
     return cr_zip_has_magic(data, size) || cr_hdf5_has_magic(data, size) || looks_like_json(data, size);
@@ -762,6 +791,7 @@ cnnrun_status *cr_keras_load(const void *data, size_t size, const char *what, co
                           "the model is a '%s', a subclassed model whose call() is Python code; cnnrun reads "
                           "Sequential and Functional models", cls);
     }
+    if (!st) st = list_layers(&m);
     if (!st) st = cr_gb_finish(&m.gb, out);
     cr_gb_abort(&m.gb);
     kmodel_free(&m);

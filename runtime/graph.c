@@ -78,6 +78,11 @@ void cr_graph_free(cr_graph *g)
     free(g->inputs);
     free(g->outputs);
     free(g->producer);
+    for (int i = 0; i < g->n_source_layers; i++) {
+        free(g->source_layers[i].name);
+        free(g->source_layers[i].class_name);
+    }
+    free(g->source_layers);
     free(g);
 }
 

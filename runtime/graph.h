@@ -60,6 +60,17 @@ typedef struct cr_node {
     cr_attr *attrs;
 } cr_node;
 
+/* A layer of the framework the model came from (Keras), for summaries in the framework's terms:
+ * its first call's first output in the framework's layout (-1 for a free dim), parameters as the
+ * file stores them. */
+typedef struct cr_source_layer {
+    char *name;
+    char *class_name;
+    int rank;
+    int64_t shape[CR_MAX_RANK];
+    int64_t params;
+} cr_source_layer;
+
 typedef struct cr_graph {
     int n_values;
     cr_value *values;
@@ -71,6 +82,8 @@ typedef struct cr_graph {
     int *outputs;
     int64_t opset;     /* opset version of the default domain */
     char *producer;    /* "pytorch 1.13.0", for messages */
+    int n_source_layers; /* Keras models: model.layers in order; 0 for ONNX */
+    cr_source_layer *source_layers;
 } cr_graph;
 
 void cr_graph_free(cr_graph *g);

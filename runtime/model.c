@@ -214,6 +214,27 @@ cnnrun_status *cnnrun_model_output_info(const cnnrun_model *model, size_t index,
     return NULL;
 }
 
+size_t cnnrun_model_layer_count(const cnnrun_model *model)
+{
+    return model ? (size_t)model->graph->n_source_layers : 0;
+}
+
+cnnrun_status *cnnrun_model_layer_info(const cnnrun_model *model, size_t index, cnnrun_layer_info *out)
+{
+    if (!model || !out) return cr_error(CNNRUN_ERR_INVALID_ARGUMENT, "cnnrun_model_layer_info: NULL argument");
+    if (index >= (size_t)model->graph->n_source_layers)
+        return cr_error(CNNRUN_ERR_INVALID_ARGUMENT, "layer index %zu is out of range (the model has %d layers)",
+                        index, model->graph->n_source_layers);
+    const cr_source_layer *l = &model->graph->source_layers[index];
+    memset(out, 0, sizeof *out);
+    out->name = l->name;
+    out->class_name = l->class_name;
+    out->rank = l->rank;
+    memcpy(out->shape, l->shape, sizeof out->shape);
+    out->params = l->params;
+    return NULL;
+}
+
 size_t cnnrun_supported_op_count(void)
 {
     return cr_op_count();

@@ -6,13 +6,16 @@ Keras 3 and tf_keras) is run as `cnnrun MODEL INPUTS.npz -o DIR/`; each output, 
 output by the output layer's name, must satisfy max|a - b| <= 1e-4 * max|expected|. The digits
 CNN must reproduce Keras's test-set accuracy exactly. Then broken Keras files (truncated or
 corrupt zip/HDF5/JSON, a weight of the wrong shape, a missing weight, an unknown layer, a
-TensorFlow.js manifest pointing past its shards) must give a clear error and exit code 2.
+TensorFlow.js manifest pointing past its shards) must give a clear error and exit code 2. And
+`cnnrun MODEL --summary` must list the layers as Keras's model.summary() does (summaries.json:
+names, classes, output shapes, parameter counts).
 
 Needs Debian's python3-numpy. Environment: CNNRUN_BIN, CNNRUN_SOURCE, CNNRUN_FIXTURES (scratch).
 """
 import io
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -186,6 +189,34 @@ def bad_files(failures):
         expect_error(label, os.path.join(case, "model.json"), needle, failures)
 
 
+def keras_shape(shape):
+    return "(" + ", ".join("None" if d is None else str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
+
+
+def check_summaries(failures):
+    """`cnnrun MODEL --summary` lists the layers as Keras's model.summary() does."""
+    with open(os.path.join(MODELS, "summaries.json")) as f:
+        summaries = json.load(f)
+    for model_file, rows in summaries.items():
+        r = run([os.path.join(MODELS, model_file), "--summary"])
+        lines = r.stdout.splitlines()
+        if r.returncode != 0 or not lines or not lines[0].startswith("Layer (type)"):
+            failures.append("summary of %s: exit %d, no layer table: %s" % (model_file, r.returncode, r.stderr[-300:]))
+            continue
+        table = []
+        for line in lines[2:]:
+            if line.startswith("="):
+                break
+            label, shape, params = re.split(r"\s{2,}", line.strip())
+            name, cls = label[:-1].rsplit(" (", 1)
+            table.append((name, cls, shape, int(params.replace(",", ""))))
+        want = [(n, c, None if s is None else keras_shape(s), p) for n, c, s, p in rows]
+        got = [(n, c, s if w[2] is not None else None, p) for (n, c, s, p), w in zip(table, want)]
+        if len(table) != len(want) or got != want:
+            failures.append("summary of %s differs from Keras's:\n  cnnrun %s\n  keras  %s" % (model_file, table, want))
+    return len(summaries)
+
+
 def main():
     os.makedirs(SCRATCH, exist_ok=True)
     with open(os.path.join(MODELS, "manifest.json")) as f:
@@ -198,10 +229,12 @@ def main():
             worst = (rel, fx["name"])
     n = len(manifest["fixtures"])
     print("%d Keras fixtures run; worst max|a-b|/max|expected| = %.2e (%s)" % (n, worst[0], worst[1]))
+    n_summaries = check_summaries(failures)
+    print("%d layer summaries compared with Keras's model.summary()" % n_summaries)
     bad_files(failures)
     for f in failures:
         print("FAIL " + f)
-    print("%d passed, %d failed" % (n + 12 - len(failures), len(failures)))
+    print("%d passed, %d failed" % (n + n_summaries + 12 - len(failures), len(failures)))
     return 1 if failures else 0
 
 

@@ -149,6 +149,57 @@ void cli_print_output(FILE *out, const char *name, const cnnrun_tensor *t)
     if (looks_like_class_scores(t, count)) print_top_class(out, t, count);
 }
 
+/* "(None, 25, 25, 10)", as Keras prints shapes. */
+static void keras_shape(char *buf, size_t size, const cnnrun_layer_info *l)
+{
+    size_t used = (size_t)snprintf(buf, size, "(");
+    for (int d = 0; d < l->rank && used < size; d++) {
+        if (l->shape[d] < 0) used += (size_t)snprintf(buf + used, size - used, "%sNone", d ? ", " : "");
+        else used += (size_t)snprintf(buf + used, size - used, "%s%lld", d ? ", " : "", (long long)l->shape[d]);
+    }
+    if (used < size) snprintf(buf + used, size - used, l->rank == 1 ? ",)" : ")");
+}
+
+void cli_print_layer_summary(FILE *out, const cnnrun_model *model)
+{
+    size_t n = cnnrun_model_layer_count(model);
+    int name_w = 12, shape_w = 12;
+    char label[300], shape[256], count[32];
+    int64_t total = 0;
+    for (size_t i = 0; i < n; i++) {
+        cnnrun_layer_info l;
+        cnnrun_status *st = cnnrun_model_layer_info(model, i, &l);
+        if (st) {
+            cnnrun_status_free(st);
+            continue;
+        }
+        snprintf(label, sizeof label, "%s (%s)", l.name, l.class_name);
+        keras_shape(shape, sizeof shape, &l);
+        if ((int)strlen(label) > name_w) name_w = (int)strlen(label);
+        if ((int)strlen(shape) > shape_w) shape_w = (int)strlen(shape);
+    }
+    int line_w = name_w + shape_w + 4 + 12;
+    fprintf(out, "%-*s  %-*s  %12s\n", name_w, "Layer (type)", shape_w, "Output Shape", "Param #");
+    for (int i = 0; i < line_w; i++) fputc('-', out);
+    fputc('\n', out);
+    for (size_t i = 0; i < n; i++) {
+        cnnrun_layer_info l;
+        cnnrun_status *st = cnnrun_model_layer_info(model, i, &l);
+        if (st) {
+            cnnrun_status_free(st);
+            continue;
+        }
+        snprintf(label, sizeof label, "%s (%s)", l.name, l.class_name);
+        keras_shape(shape, sizeof shape, &l);
+        format_count(count, sizeof count, l.params);
+        total += l.params;
+        fprintf(out, "%-*s  %-*s  %12s\n", name_w, label, shape_w, shape, count);
+    }
+    for (int i = 0; i < line_w; i++) fputc('=', out);
+    format_count(count, sizeof count, total);
+    fprintf(out, "\nKeras params: %s\n", count);
+}
+
 void cli_print_summary(FILE *out, const cnnrun_summary *summary)
 {
     size_t rows = cnnrun_summary_row_count(summary);

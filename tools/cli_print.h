@@ -30,6 +30,10 @@ void cli_format_bytes(char *buf, size_t size, size_t bytes);
 
 /* Name, dtype, shape, the first values and, for a class score vector, the top class. */
 void cli_print_output(FILE *out, const char *name, const cnnrun_tensor *tensor);
+/* Keras models: the layers as Keras's model.summary() shows them (name (class), output shape with
+ * None for free dims, parameter count), then the totals. */
+void cli_print_layer_summary(FILE *out, const cnnrun_model *model);
+
 void cli_print_summary(FILE *out, const cnnrun_summary *summary);
 void cli_print_comparison(FILE *out, const char *name, const cnnrun_tensor *tensor,
                           const cli_compare_result *result, double rtol, double atol);

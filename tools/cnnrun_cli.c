@@ -307,6 +307,10 @@ static int print_summary(cli_run *run)
     cnnrun_status *st = cnnrun_session_summary(run->session, run->have_inputs ? run->inputs : NULL,
                                                run->have_inputs ? run->n_inputs : 0, &summary);
     if (st) return report_status(st, NULL);
+    if (cnnrun_model_layer_count(run->model)) {
+        cli_print_layer_summary(stdout, run->model);
+        fputc('\n', stdout);
+    }
     cli_print_summary(stdout, summary);
     cnnrun_summary_free(summary);
     return CLI_EXIT_OK;

@@ -196,6 +196,10 @@ CNNRUN_API cnnrun_status *cnnrun_model_load_from_memory(const void *data, size_t
                                                         cnnrun_model **out);
 CNNRUN_API void cnnrun_model_free(cnnrun_model *model);
 
+/* Who made the model, as the file says ("pytorch 1.13.0"; for Keras files the Keras version and
+ * format, and a note when the loader converted something, such as Theano kernels flipped); ""
+ * when unknown. Belongs to the model. */
+CNNRUN_API const char *cnnrun_model_producer(const cnnrun_model *model);
 CNNRUN_API size_t cnnrun_model_input_count(const cnnrun_model *model);
 CNNRUN_API size_t cnnrun_model_output_count(const cnnrun_model *model);
 /* Fills *out with what the model declares; the strings belong to the model. */

@@ -46,6 +46,7 @@ typedef struct kmodel {
     cr_hdf5 *h5;
     bool archive;        /* .keras */
     bool tfjs;           /* TensorFlow.js model.json (weights in m->tfjs_weights) */
+    char *version;       /* keras_version as the file states it, or NULL */
     cr_tfjs_weights tfjs_weights;
     int n_layers;
     layer_rec *layers;
@@ -654,6 +655,7 @@ static cnnrun_status *open_archive(kmodel *m, const void *data, size_t size, jso
         st = parse_json(p.metadata, p.metadata_len, "metadata.json", &meta);
         if (!st) {
             *major = major_version(jstr(meta, "keras_version"));
+            m->version = jstr(meta, "keras_version") ? strdup(jstr(meta, "keras_version")) : NULL;
             json_decref(meta);
         }
     }
@@ -667,7 +669,7 @@ static cnnrun_status *open_archive(kmodel *m, const void *data, size_t size, jso
 static cnnrun_status *open_h5(kmodel *m, const void *data, size_t size, json_t **root, int *major)
 {
     CR_TRY(cr_hdf5_open(data, size, m->what, &m->h5));
-    char *text, *version = NULL, *backend = NULL;
+    char *text, *backend = NULL;
     bool found, has_version, has_backend;
     CR_TRY(cr_hdf5_attr_string(m->h5, "/", "model_config", &found, &text));
     if (!found)
@@ -678,9 +680,10 @@ static cnnrun_status *open_h5(kmodel *m, const void *data, size_t size, json_t *
     free(text);
     CR_TRY(st);
     m->model = *root;
-    CR_TRY(cr_hdf5_attr_string(m->h5, "/", "keras_version", &has_version, &version));
-    *major = major_version(has_version ? version : "1");
-    free(version);
+    free(m->version);
+    m->version = NULL;
+    CR_TRY(cr_hdf5_attr_string(m->h5, "/", "keras_version", &has_version, &m->version));
+    *major = major_version(has_version ? m->version : "1");
     CR_TRY(cr_hdf5_attr_string(m->h5, "/", "backend", &has_backend, &backend));
     /* Theano convolved (flipped kernels); Keras 2 flipped them when loading such a file */
     m->lw.flip_kernels = has_backend && strcmp(backend, "theano") == 0;
@@ -707,6 +710,7 @@ static cnnrun_status *open_tfjs(kmodel *m, const void *data, size_t size, const 
      * (hard_sigmoid 0.2x + 0.5) are Keras 2's */
     const char *version = jstr(topo, "keras_version");
     *major = version && strncmp(version, "tfjs", 4) != 0 ? atoi(version) : 2;
+    m->version = version ? strdup(version) : NULL;
     if (*major < 1) *major = 2;
     m->model = json_is_object(json_object_get(topo, "model_config")) ? json_object_get(topo, "model_config") : topo;
     m->tfjs = true;
@@ -757,6 +761,7 @@ static void kmodel_free(kmodel *m)
     free(m->layers);
     cr_hdf5_close(m->h5);
     cr_tfjs_weights_free(&m->tfjs_weights);
+    free(m->version);
     json_decref(m->config_root);
 }
 
@@ -773,8 +778,10 @@ cnnrun_status *cr_keras_load(const void *data, size_t size, const char *what, co
                   : h5    ? open_h5(&m, data, size, &m.config_root, &major)
                           : open_tfjs(&m, data, size, dir, &m.config_root, &major);
     if (!st) {
-        char producer[64];
-        snprintf(producer, sizeof producer, "keras %d (%s)", major, archive ? ".keras" : h5 ? ".h5" : "tfjs");
+        char producer[256];
+        snprintf(producer, sizeof producer, "%s%.60s (%s)%s", m.version && strncmp(m.version, "tfjs", 4) == 0 ? "" : "keras ",
+                 m.version ? m.version : major == 3 ? "3" : "2", archive ? ".keras" : h5 ? ".h5" : "TensorFlow.js model.json",
+                 m.lw.flip_kernels ? ", Theano-trained: convolution kernels flipped for cross-correlation" : "");
         free(m.gb.g->producer);
         m.gb.g->producer = strdup(producer);
         m.lw.keras_major = major;

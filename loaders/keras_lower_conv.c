@@ -77,23 +77,30 @@ static cnnrun_status *geometry_attrs(cr_klower *lw, int node, const geom *g, boo
     return cr_gb_attr_ints(lw->gb, node, "pads", pads, 2 * g->n);
 }
 
+/* A Theano-trained kernel (legacy .h5 whose backend is "theano") reversed on its spatial axes, as
+ * Keras 2 did when loading one (preprocess_weights_for_loading: Conv1D/2D/3D and Conv2DTranspose
+ * kernels, through conv_utils.convert_kernel): Theano convolved, TF/ONNX correlate. w is in ONNX
+ * layout (spatial axes last); replaced by the flipped copy. */
+static cnnrun_status *flip_if_theano(cr_klower *lw, const cr_klayer *L, int n, cr_tensor **w)
+{
+    if (!lw->flip_kernels) return NULL;
+    cr_tensor *f;
+    CR_TRY(cr_kconst_new(L->name, (*w)->rank, (*w)->dims, &f));
+    cnnrun_status *st = cnnrun_kernel_flip((*w)->data, n, (*w)->dims, f->data);
+    if (st) {
+        cr_tensor_free(f);
+        return st;
+    }
+    cr_tensor_free(*w);
+    *w = f;
+    return NULL;
+}
+
 /* Conv(x_cf, W, B) with W already in ONNX layout (consumed), B optional (consumed). */
 static cnnrun_status *emit_conv(cr_klower *lw, const cr_klayer *L, int x, cr_tensor *w, cr_tensor *b,
                                 const geom *g, int64_t group, int *y)
 {
     int in[3] = {x, -1, -1};
-    if (lw->flip_kernels) {
-        cr_tensor *f;
-        cnnrun_status *st = cr_kconst_new(L->name, w->rank, w->dims, &f);
-        if (!st) st = cnnrun_kernel_flip(w->data, g->n, w->dims, f->data);
-        cr_tensor_free(w);
-        if (st) {
-            cr_tensor_free(f);
-            cr_tensor_free(b);
-            return st;
-        }
-        w = f;
-    }
     cnnrun_status *st = cr_gb_constant(lw->gb, L->name, w, true, &in[1]);
     if (st) {
         cr_tensor_free(b);
@@ -162,6 +169,7 @@ cnnrun_status *cr_klower_conv(cr_klower *lw, const cr_klayer *L, cr_kt *const *i
     for (int i = 0; i < n; i++) wdims[2 + i] = g.k[i];
     CR_TRY(cr_kconst_new(L->name, n + 2, wdims, &w));
     cnnrun_status *st = cnnrun_kernel_hwio_to_oihw(k->data, n, kdims, w->data);
+    if (!st) st = flip_if_theano(lw, L, n, &w);
     if (!st) st = bias_copy(L, 1, filters, use_bias, &b);
     if (st) {
         cr_tensor_free(w);
@@ -260,11 +268,7 @@ cnnrun_status *cr_klower_separable(cr_klower *lw, const cr_klayer *L, cr_kt *con
     }
     geom pg = {.n = n};
     for (int i = 0; i < n; i++) pg.k[i] = pg.s[i] = pg.d[i] = 1;
-    bool flip = lw->flip_kernels;
-    lw->flip_kernels = false; /* a 1x1 kernel has nothing to flip */
-    st = emit_conv(lw, L, y_dw, w, b, &pg, 1, &y);
-    lw->flip_kernels = flip;
-    CR_TRY(st);
+    CR_TRY(emit_conv(lw, L, y_dw, w, b, &pg, 1, &y));
     set_output(out, in[0], n, spatial, filters, y);
     *n_out = 1;
     return cr_klower_layer_activation(lw, L, out);
@@ -389,6 +393,7 @@ cnnrun_status *cr_klower_conv_transpose(cr_klower *lw, const cr_klayer *L, cr_kt
     CR_TRY(cr_kweight(L, 0, n + 2, kdims, &kw));
     CR_TRY(cr_kconst_new(L->name, n + 2, wdims, &w));
     cnnrun_status *st = cnnrun_kernel_transposed_to_onnx(kw->data, n, kdims, w->data);
+    if (!st && n == 2) st = flip_if_theano(lw, L, n, &w);
     if (!st) st = bias_copy(L, 1, filters, use_bias, &b);
     if (st) {
         cr_tensor_free(w);

@@ -214,6 +214,11 @@ cnnrun_status *cnnrun_model_output_info(const cnnrun_model *model, size_t index,
     return NULL;
 }
 
+const char *cnnrun_model_producer(const cnnrun_model *model)
+{
+    return model && model->graph->producer ? model->graph->producer : "";
+}
+
 size_t cnnrun_model_layer_count(const cnnrun_model *model)
 {
     return model ? (size_t)model->graph->n_source_layers : 0;

@@ -114,6 +114,8 @@ static int load_model(cli_run *run)
         char text[512];
         fprintf(stderr, "model: %s: %zu input(s), %zu output(s), loaded in %.3g ms\n",
                 run->opts.model_path, run->n_inputs, run->n_outputs, t1 - t0);
+        const char *producer = cnnrun_model_producer(run->model);
+        if (producer[0]) fprintf(stderr, "  made by %s\n", producer);
         for (size_t i = 0; i < run->n_inputs; i++) {
             cli_format_value_info(text, sizeof text, &run->input_info[i]);
             fprintf(stderr, "  input  %s: %s\n", run->input_info[i].name, text);

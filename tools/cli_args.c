@@ -18,9 +18,10 @@
 
 void cli_print_usage(FILE *out)
 {
-    fputs("usage: cnnrun [options] MODEL.onnx [INPUT ...]\n"
+    fputs("usage: cnnrun [options] MODEL [INPUT ...]\n"
           "\n"
-          "Runs an ONNX model on arrays read from files and prints its outputs.\n"
+          "Runs a model on arrays read from files and prints its outputs. MODEL is an ONNX\n"
+          "model, a Keras model (.keras, .h5) or a TensorFlow.js layers model (model.json).\n"
           "INPUT files (.npy, .npz or ONNX TensorProto .pb) bind to the graph inputs in order;\n"
           "a single .npz whose arrays are named after the inputs binds them by name.\n"
           "\n"
@@ -36,7 +37,8 @@ void cli_print_usage(FILE *out)
           "  --atol X            absolute tolerance (default 1e-5); an element passes when\n"
           "                      |out - ref| <= atol + rtol * |ref| (NaN matches NaN)\n"
           "  --summary           print the planned graph node by node (without INPUT files:\n"
-          "                      symbolic shapes, and the model is not run)\n"
+          "                      symbolic shapes, and the model is not run); for a Keras\n"
+          "                      model first its layers as Keras's model.summary() lists them\n"
           "  --threads N         worker threads (default: one per core)\n"
           "  --precision P       fp32 (default) or bf16: convolutions and pooling in bfloat16\n"
           "                      on CPUs with AVX-512 BF16/AMX, faster but ~1e-2 off float32\n"

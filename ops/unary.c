@@ -1,4 +1,5 @@
-/* Element-wise unary operators (Relu, Clip, Sigmoid, Tanh, LeakyRelu, Elu, Exp, ...).
+/* Element-wise unary operators (Relu, Clip, Sigmoid, Tanh, LeakyRelu, Elu, Exp, the trigonometric
+ * and hyperbolic functions, Round, IsInf, IsNaN, ...).
  *
  * One table row per operator: the ONNX name, its opset range, the float32 kernel and, where ONNX
  * allows integer inputs, the int64 and int32 kernels. Every kernel is a flat loop over the
@@ -114,6 +115,21 @@ UNARY_KERNEL(shrink_f32, float, cr_select_f32(v < -p->alpha, v + p->beta, cr_sel
 /* NaN stays NaN, as in NumPy. */
 UNARY_KERNEL(sign_f32, float, v > 0.0f ? 1.0f : (v < 0.0f ? -1.0f : (v == v ? 0.0f : v)))
 UNARY_KERNEL(hard_swish_f32, float, v * clamp01(v * (1.0f / 6.0f) + 0.5f))
+/* The trigonometric and hyperbolic functions are libm's (correctly rounded or within an ulp or
+ * two); outside their domains (asin of 2, acosh of 0.5) they give NaN as NumPy does. */
+UNARY_KERNEL(sin_f32, float, sinf(v))
+UNARY_KERNEL(cos_f32, float, cosf(v))
+UNARY_KERNEL(tan_f32, float, tanf(v))
+UNARY_KERNEL(asin_f32, float, asinf(v))
+UNARY_KERNEL(acos_f32, float, acosf(v))
+UNARY_KERNEL(atan_f32, float, atanf(v))
+UNARY_KERNEL(sinh_f32, float, sinhf(v))
+UNARY_KERNEL(cosh_f32, float, coshf(v))
+UNARY_KERNEL(asinh_f32, float, asinhf(v))
+UNARY_KERNEL(acosh_f32, float, acoshf(v))
+UNARY_KERNEL(atanh_f32, float, atanhf(v))
+/* Halves round to the even neighbour (ONNX, NumPy): nearbyint in the default rounding mode. */
+UNARY_KERNEL(round_f32, float, nearbyintf(v))
 
 typedef enum unary_attrs {
     ATTRS_NONE,
@@ -165,6 +181,18 @@ static const unary_kind kinds[] = {
     {"Celu", 12, celu_f32, NULL, ATTRS_ALPHA, 1.0f, 0},
     {"ThresholdedRelu", 10, thresholded_relu_f32, NULL, ATTRS_ALPHA, 1.0f, 0},
     {"Shrink", 9, shrink_f32, NULL, ATTRS_LAMBD_BIAS, 0.5f, 0.0f},
+    {"Sin", 7, sin_f32, NULL, ATTRS_NONE, 0, 0},
+    {"Cos", 7, cos_f32, NULL, ATTRS_NONE, 0, 0},
+    {"Tan", 7, tan_f32, NULL, ATTRS_NONE, 0, 0},
+    {"Asin", 7, asin_f32, NULL, ATTRS_NONE, 0, 0},
+    {"Acos", 7, acos_f32, NULL, ATTRS_NONE, 0, 0},
+    {"Atan", 7, atan_f32, NULL, ATTRS_NONE, 0, 0},
+    {"Sinh", 9, sinh_f32, NULL, ATTRS_NONE, 0, 0},
+    {"Cosh", 9, cosh_f32, NULL, ATTRS_NONE, 0, 0},
+    {"Asinh", 9, asinh_f32, NULL, ATTRS_NONE, 0, 0},
+    {"Acosh", 9, acosh_f32, NULL, ATTRS_NONE, 0, 0},
+    {"Atanh", 9, atanh_f32, NULL, ATTRS_NONE, 0, 0},
+    {"Round", 11, round_f32, NULL, ATTRS_NONE, 0, 0},
 };
 
 static const unary_kind *unary_find(const char *op_type)
@@ -382,11 +410,66 @@ UNARY_OP(op_sign, "Sign", 9)
 UNARY_OP(op_celu, "Celu", 12)
 UNARY_OP(op_thresholded_relu, "ThresholdedRelu", 10)
 UNARY_OP(op_shrink, "Shrink", 9)
+UNARY_OP(op_sin, "Sin", 7)
+UNARY_OP(op_cos, "Cos", 7)
+UNARY_OP(op_tan, "Tan", 7)
+UNARY_OP(op_asin, "Asin", 7)
+UNARY_OP(op_acos, "Acos", 7)
+UNARY_OP(op_atan, "Atan", 7)
+UNARY_OP(op_sinh, "Sinh", 9)
+UNARY_OP(op_cosh, "Cosh", 9)
+UNARY_OP(op_asinh, "Asinh", 9)
+UNARY_OP(op_acosh, "Acosh", 9)
+UNARY_OP(op_atanh, "Atanh", 9)
+UNARY_OP(op_round, "Round", 11)
+
+/* IsInf and IsNaN: float32 or float64 in, bool out. */
+static cnnrun_status *float_class_infer(cr_op_ctx *ctx)
+{
+    static const cnnrun_dtype floats[] = {CNNRUN_FLOAT32, CNNRUN_FLOAT64, 0};
+    CR_TRY(cr_op_check_inputs(ctx, 1, 1));
+    CR_TRY(cr_op_check_dtype(ctx, 0, floats));
+    int64_t v;
+    if (strcmp(ctx->node->op_type, "IsInf") == 0) {
+        CR_TRY(cr_attr_int(ctx->node, "detect_negative", 1, &v));
+        CR_TRY(cr_attr_int(ctx->node, "detect_positive", 1, &v));
+    }
+    cr_set_output(ctx, 0, CNNRUN_BOOL, ctx->in[0]->rank, ctx->in[0]->dims);
+    return NULL;
+}
+
+static cnnrun_status *float_class_run(cr_op_ctx *ctx)
+{
+    int64_t neg = 1, pos = 1;
+    bool inf = strcmp(ctx->node->op_type, "IsInf") == 0;
+    if (inf) {
+        CR_TRY(cr_attr_int(ctx->node, "detect_negative", 1, &neg));
+        CR_TRY(cr_attr_int(ctx->node, "detect_positive", 1, &pos));
+    }
+    int64_t n = cr_tensor_count(ctx->in[0]);
+    uint8_t *y = ctx->out[0]->data;
+    bool f32 = ctx->in[0]->dtype == CNNRUN_FLOAT32;
+    const float *xf = ctx->in[0]->data;
+    const double *xd = ctx->in[0]->data;
+    for (int64_t i = 0; i < n; i++) {
+        double v = f32 ? (double)xf[i] : xd[i];
+        y[i] = inf ? (uint8_t)((isinf(v) && (v > 0 ? pos : neg)) != 0) : (uint8_t)(isnan(v) != 0);
+    }
+    return NULL;
+}
+
+static const cr_op op_is_inf = {.op_type = "IsInf", .domain = "", .opset_min = 10, .opset_max = 21,
+                                .infer = float_class_infer, .run = float_class_run};
+static const cr_op op_is_nan = {.op_type = "IsNaN", .domain = "", .opset_min = 9, .opset_max = 21,
+                                .infer = float_class_infer, .run = float_class_run};
 
 const cr_op *const cr_ops_unary[] = {
     &op_relu,  &op_clip,  &op_sigmoid, &op_tanh,       &op_leaky_relu, &op_elu,
     &op_selu,  &op_exp,   &op_log,     &op_abs,        &op_neg,        &op_sqrt,
     &op_reciprocal, &op_floor, &op_ceil, &op_erf,      &op_softplus,   &op_softsign,
     &op_hard_sigmoid, &op_hard_swish, &op_sign,
-    &op_celu, &op_thresholded_relu, &op_shrink, NULL,
+    &op_celu, &op_thresholded_relu, &op_shrink,
+    &op_sin, &op_cos, &op_tan, &op_asin, &op_acos, &op_atan,
+    &op_sinh, &op_cosh, &op_asinh, &op_acosh, &op_atanh, &op_round,
+    &op_is_inf, &op_is_nan, NULL,
 };

@@ -33,6 +33,8 @@ extern const cr_op *const cr_ops_cast[];
 extern const cr_op *const cr_ops_gather_elements[];
 extern const cr_op *const cr_ops_gather_nd[];
 extern const cr_op *const cr_ops_loss[];
+extern const cr_op *const cr_ops_matrix[];
+extern const cr_op *const cr_ops_topk[];
 
 static const cr_op *const *const families[] = {
     cr_ops_conv,    cr_ops_pool,      cr_ops_gemm,   cr_ops_batchnorm,
@@ -44,7 +46,8 @@ static const cr_op *const *const families[] = {
     cr_ops_resize, cr_ops_einsum,
     cr_ops_conv_transpose,
     cr_ops_compare, cr_ops_where, cr_ops_cast,
-    cr_ops_gather_elements, cr_ops_gather_nd, cr_ops_loss,
+    cr_ops_gather_elements, cr_ops_gather_nd, cr_ops_loss, cr_ops_matrix,
+    cr_ops_topk,
 };
 
 size_t cr_op_count(void)

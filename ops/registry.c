@@ -35,6 +35,8 @@ extern const cr_op *const cr_ops_gather_nd[];
 extern const cr_op *const cr_ops_loss[];
 extern const cr_op *const cr_ops_matrix[];
 extern const cr_op *const cr_ops_topk[];
+extern const cr_op *const cr_ops_cumsum[];
+extern const cr_op *const cr_ops_one_hot[];
 
 static const cr_op *const *const families[] = {
     cr_ops_conv,    cr_ops_pool,      cr_ops_gemm,   cr_ops_batchnorm,
@@ -47,7 +49,7 @@ static const cr_op *const *const families[] = {
     cr_ops_conv_transpose,
     cr_ops_compare, cr_ops_where, cr_ops_cast,
     cr_ops_gather_elements, cr_ops_gather_nd, cr_ops_loss, cr_ops_matrix,
-    cr_ops_topk,
+    cr_ops_topk, cr_ops_cumsum, cr_ops_one_hot,
 };
 
 size_t cr_op_count(void)

@@ -40,6 +40,8 @@ extern const cr_op *const cr_ops_one_hot[];
 extern const cr_op *const cr_ops_spectral[];
 extern const cr_op *const cr_ops_select[];
 extern const cr_op *const cr_ops_detection[];
+extern const cr_op *const cr_ops_reverse_sequence[];
+extern const cr_op *const cr_ops_max_unpool[];
 
 static const cr_op *const *const families[] = {
     cr_ops_conv,    cr_ops_pool,      cr_ops_gemm,   cr_ops_batchnorm,
@@ -53,7 +55,7 @@ static const cr_op *const *const families[] = {
     cr_ops_compare, cr_ops_where, cr_ops_cast,
     cr_ops_gather_elements, cr_ops_gather_nd, cr_ops_loss, cr_ops_matrix,
     cr_ops_topk, cr_ops_cumsum, cr_ops_one_hot, cr_ops_spectral,
-    cr_ops_select, cr_ops_detection,
+    cr_ops_select, cr_ops_detection, cr_ops_reverse_sequence, cr_ops_max_unpool,
 };
 
 size_t cr_op_count(void)

@@ -1,5 +1,5 @@
 /* Normalisations computed from the data itself, on float32: InstanceNormalization,
- * LayerNormalization and LRN. (BatchNormalization, whose statistics are parameters, lives in
+ * LayerNormalization, LRN and MeanVarianceNormalization. (BatchNormalization, whose statistics are parameters, lives in
  * batchnorm.c.)
  *
  * InstanceNormalization: for each (n, c), mean and variance over the spatial dims, then
@@ -9,6 +9,8 @@
  *   InvStdDev have X's shape with the normalised dims set to 1.
  * LRN: y = x / (bias + alpha / size * square_sum) ^ beta, square_sum over the channels
  *   c - floor((size-1)/2) .. c + ceil((size-1)/2) clipped to the tensor.
+ * MeanVarianceNormalization: y = (x - mean) / (sqrt(var) + 1e-9), mean and variance over `axes`
+ *   (default [0, 2, 3]), the epsilon added after the root as ONNX's definition does.
  *
  * The variance is computed in a second pass over (x - mean) rather than as E[x²] - E[x]², which
  * loses every digit when the mean is large next to the spread. */
@@ -419,6 +421,96 @@ static cnnrun_status *lrn_run(cr_op_ctx *ctx)
     return NULL;
 }
 
+/* ---- MeanVarianceNormalization ------------------------------------------------------------ */
+
+/* Which axes are reduced (bit d for axis d). */
+static cnnrun_status *mvn_axes(const cr_op_ctx *ctx, unsigned *mask)
+{
+    static const int64_t dflt[] = {0, 2, 3};
+    const int64_t *axes;
+    size_t n;
+    CR_TRY(cr_attr_ints(ctx->node, "axes", &axes, &n));
+    if (!axes) {
+        axes = dflt;
+        n = 3;
+    }
+    *mask = 0;
+    for (size_t i = 0; i < n; i++) {
+        int a;
+        CR_TRY(cr_normalize_axis(ctx, "attribute axes", axes[i], ctx->in[0]->rank, &a));
+        *mask |= 1u << a;
+    }
+    return NULL;
+}
+
+static cnnrun_status *mvn_infer(cr_op_ctx *ctx)
+{
+    static const cnnrun_dtype floats[] = {CNNRUN_FLOAT32, 0};
+    CR_TRY(cr_op_check_inputs(ctx, 1, 1));
+    CR_TRY(cr_op_check_dtype(ctx, 0, floats));
+    unsigned mask;
+    CR_TRY(mvn_axes(ctx, &mask));
+    cr_set_output(ctx, 0, CNNRUN_FLOAT32, ctx->in[0]->rank, ctx->in[0]->dims);
+    return NULL;
+}
+
+/* The group (an index over the kept axes) of every element is computed on the fly; scratch
+ * holds two doubles per group: the sum, then the mean, and the sum of squared deviations. */
+static int64_t mvn_groups(const cr_tensor *x, unsigned mask)
+{
+    int64_t g = 1;
+    for (int d = 0; d < x->rank; d++)
+        if (!(mask & (1u << d))) g *= x->dims[d];
+    return g;
+}
+
+static cnnrun_status *mvn_prepare(cr_op_ctx *ctx)
+{
+    unsigned mask;
+    CR_TRY(mvn_axes(ctx, &mask));
+    ctx->scratch_bytes = (size_t)(2 * mvn_groups(ctx->in[0], mask)) * sizeof(double);
+    return NULL;
+}
+
+static int64_t mvn_group_of(const cr_tensor *x, unsigned mask, int64_t i)
+{
+    int64_t g = 0, mul = 1;
+    for (int d = x->rank - 1; d >= 0; d--) {
+        int64_t c = i % x->dims[d];
+        i /= x->dims[d];
+        if (!(mask & (1u << d))) {
+            g += c * mul;
+            mul *= x->dims[d];
+        }
+    }
+    return g;
+}
+
+static cnnrun_status *mvn_run(cr_op_ctx *ctx)
+{
+    const cr_tensor *x = ctx->in[0];
+    unsigned mask;
+    CR_TRY(mvn_axes(ctx, &mask));
+    int64_t groups = mvn_groups(x, mask), n = cr_tensor_count(x), per = groups ? n / groups : 0;
+    double *mean = ctx->scratch, *dev = mean + groups;
+    const float *xv = x->data;
+    float *y = ctx->out[0]->data;
+    for (int64_t g = 0; g < groups; g++) mean[g] = dev[g] = 0.0;
+    for (int64_t i = 0; i < n; i++) mean[mvn_group_of(x, mask, i)] += xv[i];
+    for (int64_t g = 0; g < groups; g++) mean[g] /= (double)per;
+    for (int64_t i = 0; i < n; i++) {
+        int64_t g = mvn_group_of(x, mask, i);
+        double d = xv[i] - mean[g];
+        dev[g] += d * d;
+    }
+    for (int64_t g = 0; g < groups; g++) dev[g] = sqrt(dev[g] / (double)per) + 1e-9;
+    for (int64_t i = 0; i < n; i++) {
+        int64_t g = mvn_group_of(x, mask, i);
+        y[i] = (float)((xv[i] - mean[g]) / dev[g]);
+    }
+    return NULL;
+}
+
 /* InstanceNormalization and LRN keep their semantics from opsets 6 and 1 (the opset-1
  * InstanceNormalization attribute consumed_inputs is a legacy optimisation hint); later versions
  * add dtypes only. LayerNormalization enters the default domain at 17. */
@@ -453,4 +545,15 @@ static const cr_op op_lrn = {
     .destroy = op_state_free,
 };
 
-const cr_op *const cr_ops_normalization[] = {&op_instnorm, &op_layernorm, &op_lrn, NULL};
+/* MeanVarianceNormalization: opset 9 (13 adds dtypes). */
+static const cr_op op_mvn = {
+    .op_type = "MeanVarianceNormalization",
+    .domain = "",
+    .opset_min = 9,
+    .opset_max = 21,
+    .infer = mvn_infer,
+    .prepare = mvn_prepare,
+    .run = mvn_run,
+};
+
+const cr_op *const cr_ops_normalization[] = {&op_instnorm, &op_layernorm, &op_lrn, &op_mvn, NULL};

@@ -43,6 +43,7 @@ extern const cr_op *const cr_ops_detection[];
 extern const cr_op *const cr_ops_reverse_sequence[];
 extern const cr_op *const cr_ops_max_unpool[];
 extern const cr_op *const cr_ops_grid_sample[];
+extern const cr_op *const cr_ops_quantize[];
 
 static const cr_op *const *const families[] = {
     cr_ops_conv,    cr_ops_pool,      cr_ops_gemm,   cr_ops_batchnorm,
@@ -57,7 +58,7 @@ static const cr_op *const *const families[] = {
     cr_ops_gather_elements, cr_ops_gather_nd, cr_ops_loss, cr_ops_matrix,
     cr_ops_topk, cr_ops_cumsum, cr_ops_one_hot, cr_ops_spectral,
     cr_ops_select, cr_ops_detection, cr_ops_reverse_sequence, cr_ops_max_unpool,
-    cr_ops_grid_sample,
+    cr_ops_grid_sample, cr_ops_quantize,
 };
 
 size_t cr_op_count(void)

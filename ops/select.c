@@ -69,12 +69,35 @@ static cnnrun_status *nonzero_run(cr_op_ctx *ctx)
     return NULL;
 }
 
+/* The slices an optional `axis` attribute names: [outer, n, inner] around it, or, without the
+ * attribute, the flattened input's n elements (axis -1). */
+typedef struct axis_view {
+    int axis;
+    int64_t outer, n, inner;
+} axis_view;
+
+static cnnrun_status *optional_axis_view(const cr_op_ctx *ctx, axis_view *v)
+{
+    const cr_tensor *x = ctx->in[0];
+    v->axis = -1;
+    v->outer = v->inner = 1;
+    v->n = cr_tensor_count(x);
+    if (!cr_node_attr(ctx->node, "axis")) return NULL;
+    int64_t a;
+    CR_TRY(cr_attr_int(ctx->node, "axis", 0, &a));
+    CR_TRY(cr_normalize_axis(ctx, "attribute axis", a, x->rank, &v->axis));
+    for (int d = 0; d < v->axis; d++) v->outer *= x->dims[d];
+    for (int d = v->axis + 1; d < x->rank; d++) v->inner *= x->dims[d];
+    v->n = x->dims[v->axis];
+    return NULL;
+}
+
 /* ---- Compress: the slices along axis (of the flattened input without axis) where condition is
  * true; a condition shorter than the axis leaves the rest out. ------------------------------- */
 
 typedef struct compress_view {
-    int axis;       /* -1: flattened */
-    int64_t outer, n, inner, kept;
+    axis_view a;
+    int64_t kept;
 } compress_view;
 
 static cnnrun_status *compress_view_of(const cr_op_ctx *ctx, compress_view *v)
@@ -86,20 +109,10 @@ static cnnrun_status *compress_view_of(const cr_op_ctx *ctx, compress_view *v)
     if (cnnrun_dtype_size(x->dtype) == 0)
         return cr_op_error(ctx, CNNRUN_ERR_UNSUPPORTED, "dtype %s is not supported", cnnrun_dtype_name(x->dtype));
     if (c->rank != 1) return cr_op_error(ctx, CNNRUN_ERR_INVALID_MODEL, "condition must be 1-D; it has rank %d", c->rank);
-    v->axis = -1;
-    v->outer = v->inner = 1;
-    v->n = cr_tensor_count(x);
-    if (cr_node_attr(ctx->node, "axis")) {
-        int64_t a;
-        CR_TRY(cr_attr_int(ctx->node, "axis", 0, &a));
-        CR_TRY(cr_normalize_axis(ctx, "attribute axis", a, x->rank, &v->axis));
-        for (int d = 0; d < v->axis; d++) v->outer *= x->dims[d];
-        for (int d = v->axis + 1; d < x->rank; d++) v->inner *= x->dims[d];
-        v->n = x->dims[v->axis];
-    }
-    if (c->dims[0] > v->n)
+    CR_TRY(optional_axis_view(ctx, &v->a));
+    if (c->dims[0] > v->a.n)
         return cr_op_error(ctx, CNNRUN_ERR_INPUT_MISMATCH, "condition has %lld entries for %lld slices",
-                           (long long)c->dims[0], (long long)v->n);
+                           (long long)c->dims[0], (long long)v->a.n);
     CR_TRY(need_values(ctx, 1, "condition"));
     v->kept = 0;
     for (int64_t j = 0; j < c->dims[0]; j++) v->kept += ((const uint8_t *)c->data)[j] != 0;
@@ -111,12 +124,12 @@ static cnnrun_status *compress_infer(cr_op_ctx *ctx)
     compress_view v;
     CR_TRY(compress_view_of(ctx, &v));
     const cr_tensor *x = ctx->in[0];
-    if (v.axis < 0) {
+    if (v.a.axis < 0) {
         cr_set_output(ctx, 0, x->dtype, 1, &v.kept);
     } else {
         int64_t dims[CR_MAX_RANK];
         memcpy(dims, x->dims, sizeof dims);
-        dims[v.axis] = v.kept;
+        dims[v.a.axis] = v.kept;
         cr_set_output(ctx, 0, x->dtype, x->rank, dims);
     }
     return NULL;
@@ -127,14 +140,14 @@ static cnnrun_status *compress_run(cr_op_ctx *ctx)
     compress_view v;
     CR_TRY(compress_view_of(ctx, &v));
     const cr_tensor *x = ctx->in[0], *c = ctx->in[1];
-    size_t block = (size_t)v.inner * cnnrun_dtype_size(x->dtype);
+    size_t block = (size_t)v.a.inner * cnnrun_dtype_size(x->dtype);
     const char *src = x->data;
     char *dst = ctx->out[0]->data;
     const uint8_t *cond = c->data;
-    for (int64_t o = 0; o < v.outer; o++)
+    for (int64_t o = 0; o < v.a.outer; o++)
         for (int64_t j = 0; j < c->dims[0]; j++)
             if (cond[j]) {
-                memcpy(dst, src + ((size_t)o * (size_t)v.n + (size_t)j) * block, block);
+                memcpy(dst, src + ((size_t)o * (size_t)v.a.n + (size_t)j) * block, block);
                 dst += block;
             }
     return NULL;
@@ -189,21 +202,15 @@ static cnnrun_status *unique_view_of(const cr_op_ctx *ctx, unique_view *v)
                                          CNNRUN_BOOL,    0};
     CR_TRY(cr_op_check_inputs(ctx, 1, 1));
     CR_TRY(cr_op_check_dtype(ctx, 0, types));
-    const cr_tensor *x = ctx->in[0];
     int64_t s;
     CR_TRY(cr_attr_int(ctx->node, "sorted", 1, &s));
     v->sorted = s != 0;
-    v->axis = -1;
-    v->outer = v->inner = 1;
-    v->n = cr_tensor_count(x);
-    if (cr_node_attr(ctx->node, "axis")) {
-        int64_t a;
-        CR_TRY(cr_attr_int(ctx->node, "axis", 0, &a));
-        CR_TRY(cr_normalize_axis(ctx, "attribute axis", a, x->rank, &v->axis));
-        for (int d = 0; d < v->axis; d++) v->outer *= x->dims[d];
-        for (int d = v->axis + 1; d < x->rank; d++) v->inner *= x->dims[d];
-        v->n = x->dims[v->axis];
-    }
+    axis_view a;
+    CR_TRY(optional_axis_view(ctx, &a));
+    v->axis = a.axis;
+    v->outer = a.outer;
+    v->n = a.n;
+    v->inner = a.inner;
     return need_values(ctx, 0, "input");
 }
 

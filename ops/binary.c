@@ -632,7 +632,7 @@ static void binary_destroy(void *state)
         .op_type = name, \
         .domain = "", \
         .opset_min = 1, \
-        .opset_max = 21, \
+        .opset_max = 22, \
         .flags = CR_OP_LAYOUT_AWARE, \
         .infer = binary_infer, \
         .prepare = binary_prepare, \
@@ -652,7 +652,7 @@ BINARY_OP(op_mean, "Mean")
 
 /* Mod (opset 10) and BitShift (opset 11) have not changed since. */
 #define BINARY_OP_FROM(var, name, min)                                                             \
-    static const cr_op var = {.op_type = name, .domain = "", .opset_min = min, .opset_max = 21,      \
+    static const cr_op var = {.op_type = name, .domain = "", .opset_min = min, .opset_max = 22,      \
                               .flags = CR_OP_LAYOUT_AWARE, .infer = binary_infer,                   \
                               .prepare = binary_prepare, .run = binary_run, .destroy = binary_destroy};
 BINARY_OP_FROM(op_mod, "Mod", 10)

@@ -86,7 +86,7 @@ static cnnrun_status *cumsum_run(cr_op_ctx *ctx)
 }
 
 /* Opset 11; 14 adds dtypes (bfloat16, float16), which are not offered here. */
-static const cr_op op_cumsum = {.op_type = "CumSum", .domain = "", .opset_min = 11, .opset_max = 21,
+static const cr_op op_cumsum = {.op_type = "CumSum", .domain = "", .opset_min = 11, .opset_max = 22,
                                 .infer = cumsum_infer, .run = cumsum_run};
 
 const cr_op *const cr_ops_cumsum[] = {&op_cumsum, NULL};

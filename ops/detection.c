@@ -276,9 +276,9 @@ static cnnrun_status *roi_run(cr_op_ctx *ctx)
 /* NonMaxSuppression: 10 (11 adds nothing to the semantics). RoiAlign: 10; 16 adds
  * coordinate_transformation_mode (default half_pixel), whose absence below 16 means
  * output_half_pixel. */
-static const cr_op op_nms = {.op_type = "NonMaxSuppression", .domain = "", .opset_min = 10, .opset_max = 21,
+static const cr_op op_nms = {.op_type = "NonMaxSuppression", .domain = "", .opset_min = 10, .opset_max = 22,
                              .infer = nms_infer, .prepare = nms_prepare, .run = nms_run};
-static const cr_op op_roi_align = {.op_type = "RoiAlign", .domain = "", .opset_min = 10, .opset_max = 21,
+static const cr_op op_roi_align = {.op_type = "RoiAlign", .domain = "", .opset_min = 10, .opset_max = 22,
                                    .infer = roi_infer, .run = roi_run};
 
 const cr_op *const cr_ops_detection[] = {&op_nms, &op_roi_align, NULL};

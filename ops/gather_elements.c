@@ -197,11 +197,11 @@ static void elements_destroy(void *state)
 /* GatherElements: opset 11 (negative indices), 13 adds dtypes. ScatterElements: 11; 16 adds
  * reduction add/mul, 18 max/min (refused below 18 by the attribute reader). */
 static const cr_op op_gather_elements = {
-    .op_type = "GatherElements", .domain = "", .opset_min = 11, .opset_max = 21,
+    .op_type = "GatherElements", .domain = "", .opset_min = 11, .opset_max = 22,
     .infer = elements_infer, .prepare = elements_prepare, .run = gather_elements_run, .destroy = elements_destroy,
 };
 static const cr_op op_scatter_elements = {
-    .op_type = "ScatterElements", .domain = "", .opset_min = 11, .opset_max = 21,
+    .op_type = "ScatterElements", .domain = "", .opset_min = 11, .opset_max = 22,
     .infer = elements_infer, .prepare = elements_prepare, .run = scatter_elements_run, .destroy = elements_destroy,
 };
 static const cr_op op_scatter = {

@@ -197,11 +197,11 @@ static void nd_destroy(void *state)
 /* GatherND: 11, batch_dims from 12, dtypes at 13. ScatterND: 11, reduction add/mul from 16,
  * max/min from 18. */
 static const cr_op op_gather_nd = {
-    .op_type = "GatherND", .domain = "", .opset_min = 11, .opset_max = 21,
+    .op_type = "GatherND", .domain = "", .opset_min = 11, .opset_max = 22,
     .infer = nd_infer, .prepare = nd_scratch, .run = gather_nd_run, .destroy = nd_destroy,
 };
 static const cr_op op_scatter_nd = {
-    .op_type = "ScatterND", .domain = "", .opset_min = 11, .opset_max = 21,
+    .op_type = "ScatterND", .domain = "", .opset_min = 11, .opset_max = 22,
     .infer = nd_infer, .prepare = nd_scratch, .run = scatter_nd_run, .destroy = nd_destroy,
 };
 

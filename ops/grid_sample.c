@@ -1,4 +1,4 @@
-/* GridSample (opset 16): samples X [N, C, H, W] at the normalised (x, y) positions of grid
+/* GridSample (opsets 16-22, 4-D): samples X [N, C, H, W] at the normalised (x, y) positions of grid
  * [N, Ho, Wo, 2], -1 and 1 being the centres of the edge pixels (align_corners=1) or their outer
  * edges (0). Modes bilinear, nearest (halves to even) and bicubic (A = -0.75); padding zeros,
  * border (coordinates clamped) or reflection (mirrored at the edges, then clamped). The
@@ -26,10 +26,14 @@ static cnnrun_status *gs_params_of(const cr_op_ctx *ctx, gs_params *p)
     CR_TRY(cr_attr_string(ctx->node, "mode", "bilinear", &mode));
     CR_TRY(cr_attr_string(ctx->node, "padding_mode", "zeros", &pad));
     CR_TRY(cr_attr_int(ctx->node, "align_corners", 0, &align));
-    if (strcmp(mode, "bilinear") == 0) p->mode = GS_BILINEAR;
+    /* Opset 20 renames bilinear and bicubic to linear and cubic (and makes linear the default). */
+    bool v20 = ctx->opset >= 20;
+    if (v20 && !cr_node_attr(ctx->node, "mode")) mode = "linear";
+    if (strcmp(mode, v20 ? "linear" : "bilinear") == 0) p->mode = GS_BILINEAR;
     else if (strcmp(mode, "nearest") == 0) p->mode = GS_NEAREST;
-    else if (strcmp(mode, "bicubic") == 0) p->mode = GS_BICUBIC;
-    else return cr_op_unsupported_attr(ctx, "mode", "expected bilinear, nearest or bicubic");
+    else if (strcmp(mode, v20 ? "cubic" : "bicubic") == 0) p->mode = GS_BICUBIC;
+    else return cr_op_unsupported_attr(ctx, "mode", v20 ? "expected linear, nearest or cubic"
+                                                        : "expected bilinear, nearest or bicubic");
     if (strcmp(pad, "zeros") == 0) p->pad = GS_ZEROS;
     else if (strcmp(pad, "border") == 0) p->pad = GS_BORDER;
     else if (strcmp(pad, "reflection") == 0) p->pad = GS_REFLECTION;
@@ -48,7 +52,9 @@ static cnnrun_status *gs_infer(cr_op_ctx *ctx)
     const cr_tensor *x = ctx->in[0], *g = ctx->in[1];
     char sx[128], sg[128];
     if (x->rank != 4 || g->rank != 4 || g->dims[0] != x->dims[0] || g->dims[3] != 2)
-        return cr_op_error(ctx, CNNRUN_ERR_INPUT_MISMATCH, "expected X [N, C, H, W] and grid [N, Ho, Wo, 2]; found %s and %s",
+        return cr_op_error(ctx, x->rank > 4 ? CNNRUN_ERR_UNSUPPORTED : CNNRUN_ERR_INPUT_MISMATCH,
+                           "expected X [N, C, H, W] and grid [N, Ho, Wo, 2] (volumetric sampling, opset 20, is not "
+                           "implemented); found %s and %s",
                            cr_shape_str(x->rank, x->dims, sx, sizeof sx), cr_shape_str(g->rank, g->dims, sg, sizeof sg));
     gs_params p;
     CR_TRY(gs_params_of(ctx, &p));
@@ -150,8 +156,9 @@ static cnnrun_status *gs_run(cr_op_ctx *ctx)
     return NULL;
 }
 
-/* Opset 16 (4-D); opset 20 extends it to N-D and renames the modes, so it stops at 19. */
-static const cr_op op_grid_sample = {.op_type = "GridSample", .domain = "", .opset_min = 16, .opset_max = 19,
+/* Opset 16 (4-D); 20 renames the modes and extends it to N-D (refused beyond 4-D here); 22 adds
+ * dtypes. */
+static const cr_op op_grid_sample = {.op_type = "GridSample", .domain = "", .opset_min = 16, .opset_max = 22,
                                      .infer = gs_infer, .run = gs_run};
 
 const cr_op *const cr_ops_grid_sample[] = {&op_grid_sample, NULL};

@@ -144,11 +144,11 @@ static void loss_destroy(void *state)
 
 /* Opset 12 introduced both; 13 adds dtypes (bfloat16), which cnnrun does not take here. */
 static const cr_op op_nll = {
-    .op_type = "NegativeLogLikelihoodLoss", .domain = "", .opset_min = 12, .opset_max = 21,
+    .op_type = "NegativeLogLikelihoodLoss", .domain = "", .opset_min = 12, .opset_max = 22,
     .infer = loss_infer, .prepare = loss_prepare, .run = loss_run, .destroy = loss_destroy,
 };
 static const cr_op op_sce = {
-    .op_type = "SoftmaxCrossEntropyLoss", .domain = "", .opset_min = 12, .opset_max = 21,
+    .op_type = "SoftmaxCrossEntropyLoss", .domain = "", .opset_min = 12, .opset_max = 22,
     .infer = loss_infer, .prepare = loss_prepare, .run = loss_run, .destroy = loss_destroy,
 };
 

@@ -185,11 +185,11 @@ static cnnrun_status *det_run(cr_op_ctx *ctx)
 
 /* Trilu: opset 14. EyeLike: 9 (22 adds dtypes). Det: 11. None has changed since. EyeLike depends on
  * the input's shape only, so it is computed at plan time. */
-static const cr_op op_trilu = {.op_type = "Trilu", .domain = "", .opset_min = 14, .opset_max = 21,
+static const cr_op op_trilu = {.op_type = "Trilu", .domain = "", .opset_min = 14, .opset_max = 22,
                                .infer = trilu_infer, .run = trilu_run};
-static const cr_op op_eye_like = {.op_type = "EyeLike", .domain = "", .opset_min = 9, .opset_max = 21,
+static const cr_op op_eye_like = {.op_type = "EyeLike", .domain = "", .opset_min = 9, .opset_max = 22,
                                   .flags = CR_OP_SHAPE_ONLY, .infer = eye_like_infer, .run = eye_like_run};
-static const cr_op op_det = {.op_type = "Det", .domain = "", .opset_min = 11, .opset_max = 21,
+static const cr_op op_det = {.op_type = "Det", .domain = "", .opset_min = 11, .opset_max = 22,
                              .infer = det_infer, .prepare = det_prepare, .run = det_run};
 
 const cr_op *const cr_ops_matrix[] = {&op_trilu, &op_eye_like, &op_det, NULL};

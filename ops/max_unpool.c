@@ -91,7 +91,7 @@ static cnnrun_status *unpool_run(cr_op_ctx *ctx)
 }
 
 /* Opset 9; 11 adds nothing to the semantics. */
-static const cr_op op_max_unpool = {.op_type = "MaxUnpool", .domain = "", .opset_min = 9, .opset_max = 21,
+static const cr_op op_max_unpool = {.op_type = "MaxUnpool", .domain = "", .opset_min = 9, .opset_max = 22,
                                     .infer = unpool_infer, .run = unpool_run};
 
 const cr_op *const cr_ops_max_unpool[] = {&op_max_unpool, NULL};

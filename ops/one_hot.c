@@ -105,7 +105,7 @@ static cnnrun_status *one_hot_run(cr_op_ctx *ctx)
 }
 
 /* Opset 9; 11 allows negative indices and axis. */
-static const cr_op op_one_hot = {.op_type = "OneHot", .domain = "", .opset_min = 9, .opset_max = 21,
+static const cr_op op_one_hot = {.op_type = "OneHot", .domain = "", .opset_min = 9, .opset_max = 22,
                                  .infer = one_hot_infer, .run = one_hot_run};
 
 const cr_op *const cr_ops_one_hot[] = {&op_one_hot, NULL};

@@ -60,7 +60,7 @@ static cnnrun_status *reverse_sequence_run(cr_op_ctx *ctx)
 }
 
 /* Opset 10, unchanged since. */
-static const cr_op op_reverse_sequence = {.op_type = "ReverseSequence", .domain = "", .opset_min = 10, .opset_max = 21,
+static const cr_op op_reverse_sequence = {.op_type = "ReverseSequence", .domain = "", .opset_min = 10, .opset_max = 22,
                                           .infer = reverse_sequence_infer, .run = reverse_sequence_run};
 
 const cr_op *const cr_ops_reverse_sequence[] = {&op_reverse_sequence, NULL};

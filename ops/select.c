@@ -317,11 +317,11 @@ static cnnrun_status *unique_run(cr_op_ctx *ctx)
 }
 
 /* NonZero: 9 (13 adds dtypes). Compress: 9, negative axis from 11. Unique: 11. */
-static const cr_op op_nonzero = {.op_type = "NonZero", .domain = "", .opset_min = 9, .opset_max = 21,
+static const cr_op op_nonzero = {.op_type = "NonZero", .domain = "", .opset_min = 9, .opset_max = 22,
                                  .infer = nonzero_infer, .run = nonzero_run};
-static const cr_op op_compress = {.op_type = "Compress", .domain = "", .opset_min = 9, .opset_max = 21,
+static const cr_op op_compress = {.op_type = "Compress", .domain = "", .opset_min = 9, .opset_max = 22,
                                   .infer = compress_infer, .run = compress_run};
-static const cr_op op_unique = {.op_type = "Unique", .domain = "", .opset_min = 11, .opset_max = 21,
+static const cr_op op_unique = {.op_type = "Unique", .domain = "", .opset_min = 11, .opset_max = 22,
                                 .infer = unique_infer, .prepare = unique_prepare, .run = unique_run};
 
 const cr_op *const cr_ops_select[] = {&op_nonzero, &op_compress, &op_unique, NULL};

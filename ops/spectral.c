@@ -370,18 +370,18 @@ static cnnrun_status *mel_prepare(cr_op_ctx *ctx)
 }
 
 /* All opset 17. DFT changes at 20 (dft_length and axis become inputs), so it stops at 19; the
- * others are unchanged to 21. */
+ * others are unchanged to 22. */
 #define WINDOW_OP(var, name)                                                                       \
-    static const cr_op var = {.op_type = name, .domain = "", .opset_min = 17, .opset_max = 21,       \
+    static const cr_op var = {.op_type = name, .domain = "", .opset_min = 17, .opset_max = 22,       \
                               .infer = window_infer, .run = window_run};
 WINDOW_OP(op_hann, "HannWindow")
 WINDOW_OP(op_hamming, "HammingWindow")
 WINDOW_OP(op_blackman, "BlackmanWindow")
 static const cr_op op_dft = {.op_type = "DFT", .domain = "", .opset_min = 17, .opset_max = 19,
                              .infer = dft_infer, .prepare = dft_prepare, .run = dft_run};
-static const cr_op op_stft = {.op_type = "STFT", .domain = "", .opset_min = 17, .opset_max = 21,
+static const cr_op op_stft = {.op_type = "STFT", .domain = "", .opset_min = 17, .opset_max = 22,
                               .infer = stft_infer, .prepare = stft_prepare, .run = stft_run};
-static const cr_op op_mel = {.op_type = "MelWeightMatrix", .domain = "", .opset_min = 17, .opset_max = 21,
+static const cr_op op_mel = {.op_type = "MelWeightMatrix", .domain = "", .opset_min = 17, .opset_max = 22,
                              .infer = mel_infer, .prepare = mel_prepare, .run = mel_run};
 
 const cr_op *const cr_ops_spectral[] = {&op_hann, &op_hamming, &op_blackman, &op_dft, &op_stft, &op_mel, NULL};

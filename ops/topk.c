@@ -264,9 +264,9 @@ static cnnrun_status *hardmax_prepare(cr_op_ctx *ctx)
 }
 
 /* TopK: opset 1 (k attribute), 10 (k input), 11 (negative axis, largest, sorted). Hardmax: 1 and 13. */
-static const cr_op op_topk = {.op_type = "TopK", .domain = "", .opset_min = 1, .opset_max = 21,
+static const cr_op op_topk = {.op_type = "TopK", .domain = "", .opset_min = 1, .opset_max = 22,
                               .infer = topk_infer, .prepare = topk_prepare, .run = topk_run, .destroy = topk_destroy};
-static const cr_op op_hardmax = {.op_type = "Hardmax", .domain = "", .opset_min = 1, .opset_max = 21,
+static const cr_op op_hardmax = {.op_type = "Hardmax", .domain = "", .opset_min = 1, .opset_max = 22,
                                  .infer = hardmax_infer, .prepare = hardmax_prepare, .run = hardmax_run};
 
 const cr_op *const cr_ops_topk[] = {&op_topk, &op_hardmax, NULL};

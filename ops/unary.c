@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "float16.h"
 #include "vec_math.h"
 #include "op_util.h"
 
@@ -377,7 +378,7 @@ static void unary_destroy(void *state)
         .op_type = name, \
         .domain = "", \
         .opset_min = min, \
-        .opset_max = 21, \
+        .opset_max = 22, \
         .flags = CR_OP_LAYOUT_AWARE, \
         .infer = unary_infer, \
         .prepare = unary_prepare, \
@@ -385,7 +386,7 @@ static void unary_destroy(void *state)
         .destroy = unary_destroy, \
     };
 
-/* Versions after 17 only widen the accepted dtypes, so the semantics here hold up to opset 21. */
+/* Versions after 17 only widen the accepted dtypes, so the semantics here hold up to opset 22. */
 UNARY_OP(op_relu, "Relu", 1)
 UNARY_OP(op_clip, "Clip", 1)
 UNARY_OP(op_sigmoid, "Sigmoid", 1)
@@ -423,10 +424,10 @@ UNARY_OP(op_acosh, "Acosh", 9)
 UNARY_OP(op_atanh, "Atanh", 9)
 UNARY_OP(op_round, "Round", 11)
 
-/* IsInf and IsNaN: float32 or float64 in, bool out. */
+/* IsInf and IsNaN: float16, float32 or float64 in, bool out. */
 static cnnrun_status *float_class_infer(cr_op_ctx *ctx)
 {
-    static const cnnrun_dtype floats[] = {CNNRUN_FLOAT32, CNNRUN_FLOAT64, 0};
+    static const cnnrun_dtype floats[] = {CNNRUN_FLOAT32, CNNRUN_FLOAT64, CNNRUN_FLOAT16, 0};
     CR_TRY(cr_op_check_inputs(ctx, 1, 1));
     CR_TRY(cr_op_check_dtype(ctx, 0, floats));
     int64_t v;
@@ -448,19 +449,20 @@ static cnnrun_status *float_class_run(cr_op_ctx *ctx)
     }
     int64_t n = cr_tensor_count(ctx->in[0]);
     uint8_t *y = ctx->out[0]->data;
-    bool f32 = ctx->in[0]->dtype == CNNRUN_FLOAT32;
+    cnnrun_dtype dt = ctx->in[0]->dtype;
     const float *xf = ctx->in[0]->data;
     const double *xd = ctx->in[0]->data;
+    const uint16_t *xh = ctx->in[0]->data;
     for (int64_t i = 0; i < n; i++) {
-        double v = f32 ? (double)xf[i] : xd[i];
+        double v = dt == CNNRUN_FLOAT32 ? (double)xf[i] : dt == CNNRUN_FLOAT64 ? xd[i] : (double)cr_half_to_float(xh[i]);
         y[i] = inf ? (uint8_t)((isinf(v) && (v > 0 ? pos : neg)) != 0) : (uint8_t)(isnan(v) != 0);
     }
     return NULL;
 }
 
-static const cr_op op_is_inf = {.op_type = "IsInf", .domain = "", .opset_min = 10, .opset_max = 21,
+static const cr_op op_is_inf = {.op_type = "IsInf", .domain = "", .opset_min = 10, .opset_max = 22,
                                 .infer = float_class_infer, .run = float_class_run};
-static const cr_op op_is_nan = {.op_type = "IsNaN", .domain = "", .opset_min = 9, .opset_max = 21,
+static const cr_op op_is_nan = {.op_type = "IsNaN", .domain = "", .opset_min = 9, .opset_max = 22,
                                 .infer = float_class_infer, .run = float_class_run};
 
 const cr_op *const cr_ops_unary[] = {

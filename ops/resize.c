@@ -62,6 +62,7 @@ typedef struct resize_params {
     int n_axes;
     int axes[CR_MAX_RANK];
     aspect_policy aspect;
+    double aspect_scale;                /* with not_larger/not_smaller: the one scale of the axes */
     bool antialias;
 } resize_params;
 
@@ -236,8 +237,8 @@ static cnnrun_status *check_scales(const cr_op_ctx *ctx, const double *scales, s
 }
 
 /* Resize-18 sizes for p->axes into sizes for every axis; with not_larger/not_smaller, one scale
- * (the smallest or largest of sizes / input over the axes) for all of them, the sizes rounded
- * from it (half to even, as the reference's NumPy round). */
+ * (the smallest or largest of sizes / input over the axes) for all of them, which the coordinate
+ * formulas then use, and the sizes rounded from it (halves up), as ONNX's reference does. */
 static cnnrun_status *apply_sizes_policy(const cr_op_ctx *ctx, resize_params *p, int64_t *sizes)
 {
     const cr_tensor *x = ctx->in[0];
@@ -255,7 +256,8 @@ static cnnrun_status *apply_sizes_policy(const cr_op_ctx *ctx, resize_params *p,
         double r = (double)given[k] / (double)in;
         scale = p->aspect == ASPECT_NOT_LARGER ? fmin(scale, r) : fmax(scale, r);
     }
-    for (int k = 0; k < p->n_axes; k++) sizes[p->axes[k]] = (int64_t)nearbyint(scale * (double)x->dims[p->axes[k]]);
+    for (int k = 0; k < p->n_axes; k++) sizes[p->axes[k]] = (int64_t)floor(scale * (double)x->dims[p->axes[k]] + 0.5);
+    p->aspect_scale = scale;
     return NULL;
 }
 
@@ -353,6 +355,10 @@ static cnnrun_status *read_params(const cr_op_ctx *ctx, resize_params *p)
                                    d, (long long)sizes[d]);
             p->out_dims[d] = sizes[d];
             p->scale[d] = x->dims[d] > 0 ? (double)sizes[d] / (double)x->dims[d] : 1.0;
+        }
+        if (p->aspect != ASPECT_STRETCH) {
+            for (int d = 0; d < rank; d++) p->scale[d] = 1.0;
+            for (int k = 0; k < p->n_axes; k++) p->scale[p->axes[k]] = p->aspect_scale;
         }
         return NULL;
     }

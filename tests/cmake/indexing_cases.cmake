@@ -10,4 +10,5 @@ set_tests_properties(indexing_cases_generate PROPERTIES FIXTURES_SETUP indexing_
 add_test(NAME indexing_cases COMMAND run_model_cases ${CNNRUN_FIXTURES_DIR}/indexing_cases/valid)
 set_tests_properties(indexing_cases PROPERTIES LABELS quick FIXTURES_REQUIRED indexing_cases)
 
-cnnrun_py_test(indexing_bad_index check_index_errors.py LABELS quick FIXTURES indexing_cases)
+cnnrun_py_test(indexing_bad_index check_expected_errors.py ARGS indexing_cases/bad_index LABELS quick
+               FIXTURES indexing_cases)

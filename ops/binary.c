@@ -1,5 +1,5 @@
-/* Element-wise operators with NumPy broadcasting: Add, Sub, Mul, Div, Pow, PRelu, Mod and
- * BitShift, and the variadic Max, Min, Sum and Mean, on float32, float64 and (where ONNX allows) the signed and
+/* Element-wise operators with NumPy broadcasting: Add, Sub, Mul, Div, Pow, PRelu, Mod, BitShift
+ * and BitwiseAnd/Or/Xor, and the variadic Max, Min, Sum and Mean, on float32, float64 and (where ONNX allows) the signed and
  * unsigned integers of 8 to 64 bits; Max and Min also on float16, which they compute exactly since
  * they only select an input (the arithmetic ops would round in float16, and are not offered).
  *
@@ -35,6 +35,9 @@ typedef enum binary_kind {
     BIN_SHIFT,     /* BitShift: direction LEFT or RIGHT, per attribute */
     BIN_SHL,
     BIN_SHR,
+    BIN_BAND,      /* BitwiseAnd, BitwiseOr, BitwiseXor (opset 18) */
+    BIN_BOR,
+    BIN_BXOR,
 } binary_kind;
 
 /* One broadcast step: y = a op b over the merged loop nest (input 0 is a, input 1 is b). */
@@ -67,6 +70,8 @@ static const cnnrun_dtype mod_types[] = {CNNRUN_FLOAT32, CNNRUN_FLOAT64, CNNRUN_
                                          CNNRUN_INT32,   CNNRUN_INT16,   CNNRUN_INT8,    CNNRUN_UINT64,
                                          CNNRUN_UINT32,  CNNRUN_UINT16,  CNNRUN_UINT8,   0};
 static const cnnrun_dtype unsigned_types[] = {CNNRUN_UINT64, CNNRUN_UINT32, CNNRUN_UINT16, CNNRUN_UINT8, 0};
+static const cnnrun_dtype integer_types[] = {CNNRUN_INT64,  CNNRUN_INT32,  CNNRUN_INT16,  CNNRUN_INT8,
+                                             CNNRUN_UINT64, CNNRUN_UINT32, CNNRUN_UINT16, CNNRUN_UINT8, 0};
 
 static const binary_desc descs[] = {
     {"Add", BIN_ADD, false, true, all_numbers},   {"Sub", BIN_SUB, false, true, all_numbers},
@@ -75,6 +80,8 @@ static const binary_desc descs[] = {
     {"Max", BIN_MAX, true, false, max_min_types}, {"Min", BIN_MIN, true, false, max_min_types},
     {"Sum", BIN_ADD, true, false, float_types},   {"Mean", BIN_ADD, true, false, float_types},
     {"Mod", BIN_MOD, false, false, mod_types},    {"BitShift", BIN_SHIFT, false, false, unsigned_types},
+    {"BitwiseAnd", BIN_BAND, false, false, integer_types}, {"BitwiseOr", BIN_BOR, false, false, integer_types},
+    {"BitwiseXor", BIN_BXOR, false, false, integer_types},
 };
 
 /* Mod and BitShift pick their kernel from an attribute. Mod of floats must be the truncated
@@ -282,6 +289,9 @@ static cnnrun_status *binary_prepare(cr_op_ctx *ctx)
  * promote to a signed int that could overflow), so that overflow wraps instead of being
  * undefined. */
 #define INT_OPS(T, U)                                                                              \
+    static inline T T##_band(T a, T b) { return (T)(a & b); }                                      \
+    static inline T T##_bor(T a, T b) { return (T)(a | b); }                                       \
+    static inline T T##_bxor(T a, T b) { return (T)(a ^ b); }                                      \
     static inline T T##_add(T a, T b) { return (T)((U)a + (U)b); }                                 \
     static inline T T##_sub(T a, T b) { return (T)((U)a - (U)b); }                                 \
     static inline T T##_mul(T a, T b) { return (T)((U)a * (U)b); }                                 \
@@ -474,7 +484,10 @@ static inline double double_pow(double a, double b) { return pow(a, b); }
 
 #define SIGNED_EXTRA(T)                                                                            \
     case BIN_MOD_TRUNC: nest_##T##_modt(p, threads, a, b, y); return true;                         \
-    case BIN_MOD_FLOOR: nest_##T##_modf(p, threads, a, b, y); return true;
+    case BIN_MOD_FLOOR: nest_##T##_modf(p, threads, a, b, y); return true;                         \
+    case BIN_BAND: nest_##T##_band(p, threads, a, b, y); return true;                              \
+    case BIN_BOR: nest_##T##_bor(p, threads, a, b, y); return true;                                \
+    case BIN_BXOR: nest_##T##_bxor(p, threads, a, b, y); return true;
 
 #define UNSIGNED_EXTRA(T)                                                                          \
     SIGNED_EXTRA(T)                                                                                \
@@ -491,10 +504,11 @@ NEST_KERNEL(double, prelu)
 NEST_KERNEL(double, pow)
 NEST_KERNEL(double, modt)
 TYPE_DISPATCH(double, FLOAT_EXTRA(double))
-#define SIGNED_TYPE(T) COMMON_KERNELS(T) NEST_KERNEL(T, modt) NEST_KERNEL(T, modf) TYPE_DISPATCH(T, SIGNED_EXTRA(T))
-#define UNSIGNED_TYPE(T)                                                                           \
-    COMMON_KERNELS(T) NEST_KERNEL(T, modt) NEST_KERNEL(T, modf) NEST_KERNEL(T, shl) NEST_KERNEL(T, shr) \
-    TYPE_DISPATCH(T, UNSIGNED_EXTRA(T))
+#define INT_KERNELS(T)                                                                             \
+    COMMON_KERNELS(T) NEST_KERNEL(T, modt) NEST_KERNEL(T, modf) NEST_KERNEL(T, band) NEST_KERNEL(T, bor) \
+    NEST_KERNEL(T, bxor)
+#define SIGNED_TYPE(T) INT_KERNELS(T) TYPE_DISPATCH(T, SIGNED_EXTRA(T))
+#define UNSIGNED_TYPE(T) INT_KERNELS(T) NEST_KERNEL(T, shl) NEST_KERNEL(T, shr) TYPE_DISPATCH(T, UNSIGNED_EXTRA(T))
 SIGNED_TYPE(int8_t)
 SIGNED_TYPE(int16_t)
 SIGNED_TYPE(int32_t)
@@ -650,14 +664,18 @@ BINARY_OP(op_min, "Min")
 BINARY_OP(op_sum, "Sum")
 BINARY_OP(op_mean, "Mean")
 
-/* Mod (opset 10) and BitShift (opset 11) have not changed since. */
+/* Mod (opset 10), BitShift (11) and the bitwise ops (18) have not changed since. */
 #define BINARY_OP_FROM(var, name, min)                                                             \
     static const cr_op var = {.op_type = name, .domain = "", .opset_min = min, .opset_max = 22,      \
                               .flags = CR_OP_LAYOUT_AWARE, .infer = binary_infer,                   \
                               .prepare = binary_prepare, .run = binary_run, .destroy = binary_destroy};
 BINARY_OP_FROM(op_mod, "Mod", 10)
 BINARY_OP_FROM(op_bit_shift, "BitShift", 11)
+BINARY_OP_FROM(op_bitwise_and, "BitwiseAnd", 18)
+BINARY_OP_FROM(op_bitwise_or, "BitwiseOr", 18)
+BINARY_OP_FROM(op_bitwise_xor, "BitwiseXor", 18)
 
 const cr_op *const cr_ops_binary[] = {&op_add, &op_sub, &op_mul, &op_div, &op_pow,
                                       &op_prelu, &op_max, &op_min, &op_sum, &op_mean,
-                                      &op_mod,   &op_bit_shift, NULL};
+                                      &op_mod,   &op_bit_shift, &op_bitwise_and, &op_bitwise_or,
+                                      &op_bitwise_xor, NULL};

@@ -1,5 +1,6 @@
-/* Signal processing (opset 17): the window generators HannWindow, HammingWindow and
- * BlackmanWindow, the discrete Fourier transforms DFT and STFT, and MelWeightMatrix.
+/* Signal processing (opset 17; DFT's axis becomes an input at 20): the window generators
+ * HannWindow, HammingWindow and BlackmanWindow, the discrete Fourier transforms DFT and STFT, and
+ * MelWeightMatrix.
  *
  * Complex tensors are ONNX's: a last axis of 2 (real, imaginary); a real input has a last axis of
  * 1. The transforms are direct sums over the frame in double with twiddles from a table indexed
@@ -143,11 +144,17 @@ static cnnrun_status *dft_params_of(const cr_op_ctx *ctx, dft_params *p)
                            cr_shape_str(x->rank, x->dims, sx, sizeof sx));
     }
     int64_t a, inv, one;
-    CR_TRY(cr_attr_int(ctx->node, "axis", 1, &a));
+    if (ctx->opset >= 20) {
+        /* Opset 20 moves axis to an optional scalar input (default -2, the last signal axis). */
+        a = -2;
+        if (ctx->n_in > 2 && ctx->in[2]) CR_TRY(scalar_int(ctx, 2, "axis", &a));
+    } else {
+        CR_TRY(cr_attr_int(ctx->node, "axis", 1, &a));
+    }
     CR_TRY(cr_attr_int(ctx->node, "inverse", 0, &inv));
     CR_TRY(cr_attr_int(ctx->node, "onesided", 0, &one));
-    /* The signal axes are 1 .. rank - 2. */
-    if (a < 0) a += x->rank; /* opset 17 counts negative axes over the whole rank */
+    /* The signal axes are 1 .. rank - 2; negative axes count over the whole rank. */
+    if (a < 0) a += x->rank;
     if (a < 1 || a > x->rank - 2)
         return cr_op_unsupported_attr(ctx, "axis", "must name a signal axis (1 to rank - 2)");
     p->axis = (int)a;
@@ -157,6 +164,8 @@ static cnnrun_status *dft_params_of(const cr_op_ctx *ctx, dft_params *p)
         return cr_op_unsupported_attr(ctx, "onesided", "an inverse one-sided transform is not supported");
     p->n_fft = x->dims[a];
     if (ctx->n_in > 1 && ctx->in[1]) CR_TRY(scalar_int(ctx, 1, "dft_length", &p->n_fft));
+    if (p->onesided && x->dims[x->rank - 1] == 2)
+        return cr_op_unsupported_attr(ctx, "onesided", "a one-sided transform needs a real input");
     if (p->n_fft < 1) return cr_op_error(ctx, CNNRUN_ERR_INVALID_ARGUMENT, "dft_length %lld must be positive", (long long)p->n_fft);
     p->bins = p->onesided ? p->n_fft / 2 + 1 : p->n_fft;
     return NULL;
@@ -165,7 +174,7 @@ static cnnrun_status *dft_params_of(const cr_op_ctx *ctx, dft_params *p)
 static cnnrun_status *dft_infer(cr_op_ctx *ctx)
 {
     static const cnnrun_dtype floats[] = {CNNRUN_FLOAT32, 0};
-    CR_TRY(cr_op_check_inputs(ctx, 1, 2));
+    CR_TRY(cr_op_check_inputs(ctx, 1, ctx->opset >= 20 ? 3 : 2));
     CR_TRY(cr_op_check_dtype(ctx, 0, floats));
     dft_params p;
     CR_TRY(dft_params_of(ctx, &p));
@@ -369,15 +378,14 @@ static cnnrun_status *mel_prepare(cr_op_ctx *ctx)
     return NULL;
 }
 
-/* All opset 17. DFT changes at 20 (dft_length and axis become inputs), so it stops at 19; the
- * others are unchanged to 22. */
+/* All opset 17; DFT-20 takes axis as an input instead of an attribute. Unchanged since. */
 #define WINDOW_OP(var, name)                                                                       \
     static const cr_op var = {.op_type = name, .domain = "", .opset_min = 17, .opset_max = 22,       \
                               .infer = window_infer, .run = window_run};
 WINDOW_OP(op_hann, "HannWindow")
 WINDOW_OP(op_hamming, "HammingWindow")
 WINDOW_OP(op_blackman, "BlackmanWindow")
-static const cr_op op_dft = {.op_type = "DFT", .domain = "", .opset_min = 17, .opset_max = 19,
+static const cr_op op_dft = {.op_type = "DFT", .domain = "", .opset_min = 17, .opset_max = 22,
                              .infer = dft_infer, .prepare = dft_prepare, .run = dft_run};
 static const cr_op op_stft = {.op_type = "STFT", .domain = "", .opset_min = 17, .opset_max = 22,
                               .infer = stft_infer, .prepare = stft_prepare, .run = stft_run};

@@ -75,6 +75,8 @@ static int64_t clip_int(int64_t v, const unary_params *p) { v = v < p->lo_i ? p-
 static int64_t neg_int(int64_t v, const unary_params *p) { (void)p; return (int64_t)(0u - (uint64_t)v); }
 static int64_t abs_int(int64_t v, const unary_params *p) { return v < 0 ? neg_int(v, p) : v; }
 static int64_t sign_int(int64_t v, const unary_params *p) { (void)p; return v > 0 ? 1 : (v < 0 ? -1 : 0); }
+/* The store into the element type keeps the low bits, which are the element's complement. */
+static int64_t bitwise_not_int(int64_t v, const unary_params *p) { (void)p; return (int64_t)~(uint64_t)v; }
 
 #define INT_LOOP(T)                                                                                \
     static void int_loop_##T(unary_int_fn op, const T *x, T *y, int64_t n, const unary_params *p)  \
@@ -88,6 +90,7 @@ INT_LOOP(uint16_t)
 INT_LOOP(int32_t)
 INT_LOOP(uint32_t)
 INT_LOOP(int64_t)
+INT_LOOP(uint64_t)
 
 UNARY_KERNEL(relu_f32, float, v > 0.0f ? v : 0.0f)
 /* Comparisons rather than fminf/fmaxf so that NaN passes through, as in NumPy's clip; when
@@ -131,6 +134,11 @@ UNARY_KERNEL(acosh_f32, float, acoshf(v))
 UNARY_KERNEL(atanh_f32, float, atanhf(v))
 /* Halves round to the even neighbour (ONNX, NumPy): nearbyint in the default rounding mode. */
 UNARY_KERNEL(round_f32, float, nearbyintf(v))
+/* Mish (opset 18): x * tanh(softplus(x)). Gelu (opset 20): x * Phi(x) with the exact normal CDF,
+ * or its tanh approximation (approximate="tanh"). */
+UNARY_KERNEL(mish_f32, float, v * tanhf(softplus_f32(v)))
+UNARY_KERNEL(gelu_f32, float, 0.5f * v * (1.0f + erff(v * 0.70710678118654752f)))
+UNARY_KERNEL(gelu_tanh_f32, float, 0.5f * v * (1.0f + tanhf(0.79788456080286536f * (v + 0.044715f * v * v * v))))
 
 typedef enum unary_attrs {
     ATTRS_NONE,
@@ -139,6 +147,7 @@ typedef enum unary_attrs {
     ATTRS_ALPHA_GAMMA,  /* Selu: alpha and gamma (gamma kept in beta) */
     ATTRS_LAMBD_BIAS,   /* Shrink: lambd (kept in alpha) and bias (in beta) */
     ATTRS_CLIP,         /* bounds from attributes (opset < 11) or inputs 1 and 2 */
+    ATTRS_GELU,         /* approximate: "none" (f32) or "tanh" (gelu_tanh_f32) */
 } unary_attrs;
 
 typedef struct unary_kind {
@@ -152,6 +161,7 @@ typedef struct unary_kind {
 
 typedef struct unary_state {
     const unary_kind *kind;
+    unary_f32_fn f32;   /* the kind's float kernel, or the one an attribute picks (Gelu) */
     unary_params params;
     bool bounds_at_run; /* Clip with a bound input that is not constant: read it in run */
 } unary_state;
@@ -194,6 +204,9 @@ static const unary_kind kinds[] = {
     {"Acosh", 9, acosh_f32, NULL, ATTRS_NONE, 0, 0},
     {"Atanh", 9, atanh_f32, NULL, ATTRS_NONE, 0, 0},
     {"Round", 11, round_f32, NULL, ATTRS_NONE, 0, 0},
+    {"Mish", 18, mish_f32, NULL, ATTRS_NONE, 0, 0},
+    {"Gelu", 20, gelu_f32, NULL, ATTRS_GELU, 0, 0},
+    {"BitwiseNot", 18, NULL, bitwise_not_int, ATTRS_NONE, 0, 0},
 };
 
 static const unary_kind *unary_find(const char *op_type)
@@ -213,6 +226,9 @@ static cnnrun_status *unary_check_dtype(const cr_op_ctx *ctx, const unary_kind *
     static const cnnrun_dtype floats[] = {CNNRUN_FLOAT32, 0};
     static const cnnrun_dtype numbers[] = {CNNRUN_FLOAT32, CNNRUN_INT64, CNNRUN_INT32, CNNRUN_INT16, CNNRUN_INT8,
                                            CNNRUN_UINT32, CNNRUN_UINT16, CNNRUN_UINT8, 0};
+    static const cnnrun_dtype integers[] = {CNNRUN_INT64,  CNNRUN_INT32,  CNNRUN_INT16,  CNNRUN_INT8, CNNRUN_UINT64,
+                                            CNNRUN_UINT32, CNNRUN_UINT16, CNNRUN_UINT8, 0};
+    if (!k->f32) return cr_op_check_dtype(ctx, 0, integers); /* the bitwise ops */
     /* Clip's bounds were float attributes before opset 11, so its data were float only. */
     bool ints = k->ints && !(k->attrs == ATTRS_CLIP && ctx->opset < 11);
     return cr_op_check_dtype(ctx, 0, ints ? numbers : floats);
@@ -232,6 +248,15 @@ static cnnrun_status *clip_check_bound(const cr_op_ctx *ctx, int i, const char *
     return NULL;
 }
 
+static cnnrun_status *gelu_form(const cr_op_ctx *ctx, bool *tanh_form)
+{
+    const char *a;
+    CR_TRY(cr_attr_string(ctx->node, "approximate", "none", &a));
+    if (strcmp(a, "none") && strcmp(a, "tanh")) return cr_op_unsupported_attr(ctx, "approximate", "expected none or tanh");
+    *tanh_form = strcmp(a, "tanh") == 0;
+    return NULL;
+}
+
 static cnnrun_status *unary_infer(cr_op_ctx *ctx)
 {
     const unary_kind *k = unary_find(ctx->node->op_type);
@@ -242,6 +267,10 @@ static cnnrun_status *unary_infer(cr_op_ctx *ctx)
     if (clip_inputs) {
         CR_TRY(clip_check_bound(ctx, 1, "min"));
         CR_TRY(clip_check_bound(ctx, 2, "max"));
+    }
+    if (k->attrs == ATTRS_GELU) {
+        bool tanh_form;
+        CR_TRY(gelu_form(ctx, &tanh_form));
     }
     cr_set_output(ctx, 0, ctx->in[0]->dtype, ctx->in[0]->rank, ctx->in[0]->dims);
     return NULL;
@@ -306,12 +335,18 @@ static cnnrun_status *unary_prepare(cr_op_ctx *ctx)
     unary_state *s = calloc(1, sizeof *s);
     if (!s) return cr_op_error(ctx, CNNRUN_ERR_OUT_OF_MEMORY, "out of memory for the op state");
     s->kind = k;
+    s->f32 = k->f32;
     s->params.threads = op_threads(ctx);
     s->params.alpha = k->alpha_default;
     s->params.beta = k->beta_default;
     cnnrun_status *st = NULL;
+    bool tanh_form = false;
     switch (k->attrs) {
     case ATTRS_NONE: break;
+    case ATTRS_GELU:
+        st = gelu_form(ctx, &tanh_form);
+        if (!st && tanh_form) s->f32 = gelu_tanh_f32;
+        break;
     case ATTRS_ALPHA: st = cr_attr_float(ctx->node, "alpha", k->alpha_default, &s->params.alpha); break;
     case ATTRS_ALPHA_BETA:
         st = cr_attr_float(ctx->node, "alpha", k->alpha_default, &s->params.alpha);
@@ -355,7 +390,8 @@ static cnnrun_status *unary_run(cr_op_ctx *ctx)
     cr_tensor *y = ctx->out[0];
     int64_t n = cr_tensor_count(x);
     switch (x->dtype) {
-    case CNNRUN_FLOAT32: s->kind->f32(x->data, y->data, n, &p); break;
+    case CNNRUN_FLOAT32: s->f32(x->data, y->data, n, &p); break;
+    case CNNRUN_UINT64: int_loop_uint64_t(s->kind->ints, x->data, y->data, n, &p); break;
     case CNNRUN_INT64: int_loop_int64_t(s->kind->ints, x->data, y->data, n, &p); break;
     case CNNRUN_INT32: int_loop_int32_t(s->kind->ints, x->data, y->data, n, &p); break;
     case CNNRUN_INT16: int_loop_int16_t(s->kind->ints, x->data, y->data, n, &p); break;
@@ -423,6 +459,9 @@ UNARY_OP(op_asinh, "Asinh", 9)
 UNARY_OP(op_acosh, "Acosh", 9)
 UNARY_OP(op_atanh, "Atanh", 9)
 UNARY_OP(op_round, "Round", 11)
+UNARY_OP(op_mish, "Mish", 18)
+UNARY_OP(op_gelu, "Gelu", 20)
+UNARY_OP(op_bitwise_not, "BitwiseNot", 18)
 
 /* IsInf and IsNaN: float16, float32 or float64 in, bool out. */
 static cnnrun_status *float_class_infer(cr_op_ctx *ctx)
@@ -473,5 +512,5 @@ const cr_op *const cr_ops_unary[] = {
     &op_celu, &op_thresholded_relu, &op_shrink,
     &op_sin, &op_cos, &op_tan, &op_asin, &op_acos, &op_atan,
     &op_sinh, &op_cosh, &op_asinh, &op_acosh, &op_atanh, &op_round,
-    &op_is_inf, &op_is_nan, NULL,
+    &op_is_inf, &op_is_nan, &op_mish, &op_gelu, &op_bitwise_not, NULL,
 };

@@ -142,6 +142,7 @@ static const cr_op lstm_op = {
     .describe = rnn_describe,
     .flops = rnn_flops,
     .threads = rnn_threads,
+    .flags = CR_OP_OPTIONAL_OUTPUT0,
 };
 
 static const cr_op gru_op = {
@@ -156,6 +157,7 @@ static const cr_op gru_op = {
     .describe = rnn_describe,
     .flops = rnn_flops,
     .threads = rnn_threads,
+    .flags = CR_OP_OPTIONAL_OUTPUT0,
 };
 
 static const cr_op vanilla_rnn_op = {
@@ -170,6 +172,7 @@ static const cr_op vanilla_rnn_op = {
     .describe = rnn_describe,
     .flops = rnn_flops,
     .threads = rnn_threads,
+    .flags = CR_OP_OPTIONAL_OUTPUT0,
 };
 
 const cr_op *const cr_ops_rnn[] = {&lstm_op, &gru_op, &vanilla_rnn_op, NULL};

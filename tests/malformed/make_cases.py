@@ -203,6 +203,14 @@ def model_cases():
     add("extra_op_inputs.onnx", "model",
         model([helper.make_node("Relu", ["image", "image", "image"], ["y"])],
               [out("y", [1, 1, 8, 8])]), 2, "input")
+    add("node_without_outputs.onnx", "model",
+        model([helper.make_node("Relu", ["image"], []),
+               helper.make_node("Identity", ["image"], ["y"])], [out("y", [1, 1, 8, 8])]), 2,
+        "has no outputs")
+    add("first_output_omitted.onnx", "model",
+        model([helper.make_node("Resize", ["image", "", "scales"], ["", "extra"]),
+               helper.make_node("Identity", ["image"], ["y"])], [out("y", [1, 1, 8, 8])],
+              inits=[f32("scales", [1, 1, 2, 2])]), 2, "first output")
     conv_w = f32("w", np.ones((1, 1, 3, 3)))
     add("attribute_wrong_type.onnx", "model",
         model([helper.make_node("Conv", ["image", "w"], ["y"], kernel_shape=1.5)],

@@ -174,7 +174,7 @@ def model_cases():
         "leaves the model's directory")
     add("external_absolute.onnx", "model", add_with(external_init("/etc/passwd")), 2, "absolute")
     add("external_symlink.onnx", "model", add_with(external_init("external_link.bin")), 2,
-        "external_link.bin")
+        "resolves to '/etc/passwd', outside the model's directory")
     add("external_past_end.onnx", "model",
         add_with(external_init("external_data.bin", offset=16, length=32)), 2, "external_data.bin")
     add("external_offset_huge.onnx", "model",
@@ -256,6 +256,12 @@ def model_cases():
     add("resize_nan_scale.onnx", "model",
         model([helper.make_node("Resize", ["image", "", "scales"], ["y"])], [out("y", None)],
               inits=[f32("scales", [1, 1, float("nan"), 2])]), 2, "scale")
+    # each tensor 1 GiB, under the default 2 GiB ceiling; three live at once in the arena
+    add("arena_sum_over_ceiling.onnx", "model",
+        model([helper.make_node("Expand", ["image", "shape"], ["a"]),
+               helper.make_node("Relu", ["a"], ["b"]),
+               helper.make_node("Add", ["a", "b"], ["y"])], [out("y", None)],
+              inits=[i64("shape", [1 << 22, 1, 8, 8])]), 2, "memory ceiling")
     add("expand_terabytes.onnx", "model",
         model([helper.make_node("Expand", ["image", "shape"], ["y"])], [out("y", None)],
               inits=[i64("shape", [1 << 16, 1 << 14, 8, 8])]), 2, "larger than cnnrun allows")

@@ -4,7 +4,10 @@
  *
  * The run uses zero-filled inputs of each declared dtype; free dims are bound to FREE_DIM, and a
  * model whose inputs would exceed MAX_INPUT_BYTES in total (or have no declared dtype or rank) is
- * only loaded and given a session. One thread per session keeps runs deterministic and cheap. */
+ * only loaded and given a session. One thread per session keeps runs deterministic and cheap, and
+ * a 256 MiB memory ceiling (the session option behind --max-memory) keeps a plan that the default
+ * 2 GiB would allow under libFuzzer's 1 GiB malloc limit: a plan the ceiling lets through must be
+ * one the process can afford. */
 #include <stdint.h>
 #include <stdlib.h>
 
@@ -13,6 +16,7 @@
 
 enum { FREE_DIM = 2, MAX_INPUTS = 16 };
 #define MAX_INPUT_BYTES ((size_t)4 << 20)
+#define SESSION_MAX_MEMORY ((uint64_t)256 << 20)
 
 /* Fills t with a zero tensor for the declared input; 0 if the input cannot be made small. */
 static int make_input(const cnnrun_value_info *info, cnnrun_tensor *t, size_t *budget)
@@ -59,7 +63,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     cnnrun_model *model = NULL;
     if (fuzz_check_status(cnnrun_model_load_from_memory(data, size, NULL, &model), "load"))
         return 0;
-    cnnrun_session_options options = {.threads = 1};
+    cnnrun_session_options options = {.threads = 1, .max_memory = SESSION_MAX_MEMORY};
     cnnrun_session *session = NULL;
     if (!fuzz_check_status(cnnrun_session_create(model, &options, &session), "session_create"))
         run_once(session, model);

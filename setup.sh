@@ -14,6 +14,9 @@ packages=(
   python3 python3-numpy python3-onnx python3-torch python3-sklearn
   python3-torchvision                     # the model zoo tests (tests/fixtures/make_zoo_models.py)
   libonnx-testdata                        # the ONNX backend test suite (conformance test)
+  # hardening (tests/cmake/hardening.cmake): libFuzzer + ASan/UBSan and TSan come with clang's
+  # runtime libraries; libomp is the OpenMP clang links; valgrind runs the memcheck test
+  clang libclang-rt-14-dev libomp-14-dev valgrind
 )
 
 missing=()

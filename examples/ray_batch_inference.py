@@ -126,20 +126,23 @@ def shard_paths(paths):
     return found
 
 
-def build_pipeline(model_path, paths, actors, cpus_per_actor, batch_size, runtime="cnnrun"):
-    """The Ray Dataset of predictions (lazy: nothing runs until it is written or consumed)."""
+def build_pipeline(model_path, paths, actors, cpus_per_actor, batch_size, predictor=CnnrunPredictor):
+    """The Ray Dataset of predictions (lazy: nothing runs until it is written or consumed).
+    predictor: the callable class each actor holds one of (CnnrunPredictor, or another taking
+    model_path and threads)."""
     input_name = input_name_of(model_path)
     # Reading and cutting shards reserve no CPU (IO_TASKS): the actors may hold every CPU of the
     # cluster for the whole run, and tasks that waited for a free one would never start.
-    files = ray.data.read_binary_files(shard_paths(paths), include_paths=True,
-                                       ray_remote_args=IO_TASKS)
+    files = ray.data.read_binary_files(shard_paths(paths), include_paths=True, **IO_TASKS)
     rows = files.map_batches(shard_rows(input_name), batch_size=1, batch_format="numpy", **IO_TASKS)
     return rows.map_batches(
-        PREDICTORS[runtime],
+        predictor,
         fn_constructor_kwargs={"model_path": os.path.abspath(model_path), "threads": cpus_per_actor},
         batch_size=batch_size,
         batch_format="numpy",
-        concurrency=actors,          # a fixed pool of actors, each with its own session
+        # A fixed pool of actors, each with its own session (what concurrency=actors meant before
+        # Ray 2.51 deprecated that spelling).
+        compute=ray.data.ActorPoolStrategy(size=actors),
         num_cpus=cpus_per_actor)     # CPUs Ray reserves per actor = the session's threads
 
 
@@ -165,7 +168,7 @@ def main(argv=None):
     if not ray.is_initialized():  # a caller (a test, a notebook) may have started Ray already
         ray.init(address=args.address)
     ds = build_pipeline(args.model, args.shards, args.actors, args.cpus_per_actor,
-                        args.batch_size, args.runtime)
+                        args.batch_size, PREDICTORS[args.runtime])
     ds.write_parquet(os.path.abspath(args.output), ray_remote_args=IO_TASKS)
     print(f"predictions written to {args.output}", file=sys.stderr)
 

@@ -14,7 +14,6 @@ import gc
 import os
 import re
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -22,6 +21,7 @@ import time
 import numpy as np
 
 import cnnrun
+from checks import check, finish
 
 BIN = os.environ["CNNRUN_BIN"]
 SOURCE = os.environ["CNNRUN_SOURCE"]
@@ -31,18 +31,6 @@ EXPECTED = os.path.join(SOURCE, "models", "digit_sample_expected.npy")
 BATCH8 = os.path.join(SOURCE, "models", "digits_batch8.npy")
 BATCH8_EXPECTED = os.path.join(SOURCE, "models", "digits_batch8_expected.npy")
 
-passed = 0
-failed = 0
-
-
-def check(name, ok, detail=""):
-    global passed, failed
-    if ok:
-        passed += 1
-        print("ok   %s" % name)
-    else:
-        failed += 1
-        print("FAIL %s%s" % (name, ("\n     " + str(detail).replace("\n", "\n     ")) if detail else ""))
 
 
 def raises(name, exc_type, fn, message=None):
@@ -319,8 +307,7 @@ def main():
                  test_errors, test_precision, test_summary_and_profile, test_threads, test_lifetimes):
         print("--", test.__name__)
         test()
-    print("%d passed, %d failed" % (passed, failed))
-    sys.exit(1 if failed else 0)
+    finish()
 
 
 if __name__ == "__main__":

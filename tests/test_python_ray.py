@@ -9,7 +9,6 @@ cnnrun session at 1 thread in this process gives for the same row, and so must i
 Environment (set by ctest): CNNRUN_SOURCE, CNNRUN_LIBRARY, PYTHONPATH (python/ and examples/).
 """
 import os
-import sys
 import tempfile
 import time
 
@@ -20,19 +19,13 @@ import pyarrow.parquet as pq  # noqa: E402
 import ray  # noqa: E402
 
 import cnnrun  # noqa: E402
+from checks import check, finish  # noqa: E402
 import ray_batch_inference  # noqa: E402
 
 SOURCE = os.environ["CNNRUN_SOURCE"]
 MODEL = os.path.join(SOURCE, "models", "digits_cnn.onnx")
 ROWS, SHARDS = 2000, 8
 
-passed = failed = 0
-
-
-def check(name, ok, detail=""):
-    global passed, failed
-    passed, failed = passed + bool(ok), failed + (not ok)
-    print(("ok   %s" if ok else "FAIL %s") % name + ("" if ok or not detail else "\n     %s" % detail))
 
 
 def make_shards(tmp):
@@ -98,8 +91,7 @@ def main():
                   np.array_equal(top1, reference[order].argmax(axis=1)))
             classes = np.bincount(top1, minlength=10)
             check("the inputs are not all one class", np.count_nonzero(classes) >= 3, classes)
-    print("%d passed, %d failed" % (passed, failed))
-    sys.exit(1 if failed else 0)
+    finish()
 
 
 if __name__ == "__main__":

@@ -13,12 +13,12 @@ Debian's python3 with NumPy.
 import glob
 import os
 import subprocess
-import sys
 import tempfile
 
 import numpy as np
 
 import cnnrun
+from checks import check, finish
 
 BIN = os.environ["CNNRUN_BIN"]
 ZOO = os.path.join(os.environ["CNNRUN_FIXTURES"], "zoo")
@@ -26,13 +26,6 @@ ZOO = os.path.join(os.environ["CNNRUN_FIXTURES"], "zoo")
 MODELS = ("resnet18", "mobilenet_v2", "small_cnn", "lstm_classifier", "gru_tagger", "conv1d_series")
 RELATIVE_TOLERANCE = 1e-4
 
-passed = failed = 0
-
-
-def check(name, ok, detail=""):
-    global passed, failed
-    passed, failed = passed + bool(ok), failed + (not ok)
-    print(("ok   %s" if ok else "FAIL %s") % name + ("" if ok or not detail else "\n     %s" % detail))
 
 
 def program_outputs(model_path, inputs_path, threads):
@@ -71,8 +64,7 @@ def main():
                 errors = {k: float(np.abs(ours[k] - e).max() / np.abs(e).max()) for k, e in expected.items()}
                 check("PyTorch within 1e-4 relative: " + label,
                       set(expected) <= set(ours) and max(errors.values()) <= RELATIVE_TOLERANCE, errors)
-    print("%d passed, %d failed" % (passed, failed))
-    sys.exit(1 if failed else 0)
+    finish()
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ set(CNNRUN_PY_ENV
     "CNNRUN_LIBRARY=$<TARGET_FILE:cnnrun>"
     "CNNRUN_SOURCE=${PROJECT_SOURCE_DIR}"
     "CNNRUN_FIXTURES=${CNNRUN_FIXTURES_DIR}"
-    "PYTHONPATH=${PROJECT_SOURCE_DIR}/python:${PROJECT_SOURCE_DIR}/examples"
+    "PYTHONPATH=${PROJECT_SOURCE_DIR}/python:${PROJECT_SOURCE_DIR}/examples:${CMAKE_CURRENT_SOURCE_DIR}"
     "RAY_USAGE_STATS_ENABLED=0")
 
 # The API against the program on the digits model, errors, threads and the GIL: with Debian's

@@ -97,9 +97,14 @@ static cnnrun_status *value_get(loader *L, const char *name, int *index)
     return NULL;
 }
 
-/* What a ValueInfoProto declares: dtype and shape with free dims named by dim_param. */
-static cnnrun_status *read_value_info(loader *L, const Onnx__ValueInfoProto *vi, int *index)
+/* What a ValueInfoProto declares: dtype and shape with free dims named by dim_param. `role` and
+ * `position` say which list it came from, for the message when it has no name. */
+static cnnrun_status *read_value_info(loader *L, const Onnx__ValueInfoProto *vi, const char *role,
+                                      size_t position, int *index)
 {
+    /* protobuf-c leaves an absent string NULL; an empty name means "no value" in ONNX */
+    if (!vi->name || !vi->name[0])
+        return cr_error(CNNRUN_ERR_INVALID_MODEL, "graph %s %zu has no name", role, position);
     CR_TRY(value_get(L, vi->name, index));
     cr_value *v = &L->g->values[*index];
     const Onnx__TypeProto *tp = vi->type;
@@ -130,9 +135,19 @@ static cnnrun_status *read_value_info(loader *L, const Onnx__ValueInfoProto *vi,
     return NULL;
 }
 
-static cnnrun_status *read_attr(const Onnx__NodeProto *np, const Onnx__AttributeProto *ap,
+/* The node's name and op_type as messages show them: protobuf-c leaves absent strings NULL, and a
+ * node without a name is known by its op_type and position. */
+typedef struct node_label {
+    const char *name;
+    const char *op;
+} node_label;
+
+static cnnrun_status *read_attr(node_label nl, size_t index, const Onnx__AttributeProto *ap,
                                 const char *external_dir, cr_attr *a)
 {
+    if (!ap->name || !ap->name[0])
+        return cr_error(CNNRUN_ERR_INVALID_MODEL, "node '%s' (%s): attribute %zu has no name",
+                        nl.name, nl.op, index);
     a->name = dup_str(ap->name);
     if (!a->name) return oom("attribute name");
     switch (ap->type) {
@@ -155,9 +170,9 @@ static cnnrun_status *read_attr(const Onnx__NodeProto *np, const Onnx__Attribute
         a->type = CR_ATTR_TENSOR;
         if (!ap->t)
             return cr_error(CNNRUN_ERR_INVALID_MODEL, "node '%s' (%s): tensor attribute '%s' is empty",
-                            np->name, np->op_type, ap->name);
+                            nl.name, nl.op, ap->name);
         return cr_error_prefix(cr_tensor_from_proto(ap->t, external_dir, &a->t),
-                               "node '%s' (%s), attribute '%s'", np->name, np->op_type, ap->name);
+                               "node '%s' (%s), attribute '%s'", nl.name, nl.op, ap->name);
     case ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOATS:
         a->type = CR_ATTR_FLOATS;
         a->count = ap->n_floats;
@@ -189,29 +204,32 @@ static cnnrun_status *read_attr(const Onnx__NodeProto *np, const Onnx__Attribute
         return cr_error(CNNRUN_ERR_UNSUPPORTED,
                         "node '%s' (%s): attribute '%s' is a subgraph; control flow with subgraphs "
                         "(If, Loop, Scan) is not supported",
-                        np->name, np->op_type, ap->name);
+                        nl.name, nl.op, ap->name);
     default:
         return cr_error(CNNRUN_ERR_UNSUPPORTED,
                         "node '%s' (%s): attribute '%s' has an unsupported type (%d: sparse "
                         "tensors and type protos are not supported)",
-                        np->name, np->op_type, ap->name, (int)ap->type);
+                        nl.name, nl.op, ap->name, (int)ap->type);
     }
 }
 
 /* A Constant node's value as a tensor: the `value` tensor or one of the scalar/list forms. */
-static cnnrun_status *constant_node_value(const Onnx__NodeProto *np, const char *external_dir,
-                                          cr_tensor **out)
+static cnnrun_status *constant_node_value(const Onnx__NodeProto *np, node_label nl,
+                                          const char *external_dir, cr_tensor **out)
 {
     cnnrun_status *st = NULL;
     if (np->n_attribute != 1)
         return cr_error(CNNRUN_ERR_INVALID_MODEL,
                         "Constant node '%s' must have exactly one value attribute, found %zu",
-                        np->name, np->n_attribute);
+                        nl.name, np->n_attribute);
     const Onnx__AttributeProto *ap = np->attribute[0];
     const char *nm = ap->name;
+    if (!nm || !nm[0])
+        return cr_error(CNNRUN_ERR_INVALID_MODEL, "Constant node '%s': its value attribute has no name",
+                        nl.name);
     if (strcmp(nm, "value") == 0 && ap->t)
         return cr_error_prefix(cr_tensor_from_proto(ap->t, external_dir, out), "Constant node '%s'",
-                               np->name);
+                               nl.name);
     int64_t one = (int64_t)1;
     if (strcmp(nm, "value_float") == 0) {
         *out = cr_tensor_new(CNNRUN_FLOAT32, 0, NULL, &st);
@@ -230,7 +248,7 @@ static cnnrun_status *constant_node_value(const Onnx__NodeProto *np, const char 
     } else {
         return cr_error(CNNRUN_ERR_UNSUPPORTED,
                         "Constant node '%s': attribute '%s' is not supported (string and sparse "
-                        "constants)", np->name, nm);
+                        "constants)", nl.name, nm);
     }
     return st;
 }
@@ -239,30 +257,35 @@ static cnnrun_status *read_node(loader *L, const Onnx__NodeProto *np, size_t ind
 {
     cr_graph *g = L->g;
     const char *domain = np->domain ? np->domain : "";
+    /* A nameless node is called by its op_type and position, as in the plan and the messages. */
+    char generated[64];
+    node_label nl = {.name = np->name, .op = np->op_type};
+    if (!nl.op || !nl.op[0])
+        return cr_error(CNNRUN_ERR_INVALID_MODEL, "node %zu ('%s') has no op_type", index,
+                        nl.name ? nl.name : "");
+    if (!nl.name || !nl.name[0]) {
+        snprintf(generated, sizeof generated, "%.40s_%zu", nl.op, index);
+        nl.name = generated;
+    }
     if (domain[0] && strcmp(domain, "ai.onnx") != 0)
         return cr_error(CNNRUN_ERR_UNSUPPORTED,
                         "node '%s' (%s) is in domain '%s'; only the default ONNX domain is supported",
-                        np->name ? np->name : "", np->op_type, domain);
-    if (strcmp(np->op_type, "Constant") == 0) {
+                        nl.name, nl.op, domain);
+    if (strcmp(nl.op, "Constant") == 0) {
         if (np->n_output != 1 || !np->output[0][0])
             return cr_error(CNNRUN_ERR_INVALID_MODEL, "Constant node '%s' must have one output",
-                            np->name);
+                            nl.name);
         int v;
         CR_TRY(value_get(L, np->output[0], &v));
         if (g->values[v].constant)
             return cr_error(CNNRUN_ERR_INVALID_MODEL, "value '%s' is defined twice", np->output[0]);
-        return constant_node_value(np, L->external_dir, &g->values[v].constant);
+        return constant_node_value(np, nl, L->external_dir, &g->values[v].constant);
     }
     cr_node *n = &g->nodes[g->n_nodes++];
     memset(n, 0, sizeof *n);
-    n->op_type = dup_str(np->op_type);
+    n->op_type = dup_str(nl.op);
     n->domain = dup_str("");
-    if (np->name && np->name[0]) n->name = dup_str(np->name);
-    else {
-        char buf[64];
-        snprintf(buf, sizeof buf, "%.40s_%zu", np->op_type, index);
-        n->name = dup_str(buf);
-    }
+    n->name = dup_str(nl.name);
     n->inputs = malloc((np->n_input ? np->n_input : 1) * sizeof *n->inputs);
     n->outputs = malloc((np->n_output ? np->n_output : 1) * sizeof *n->outputs);
     n->attrs = calloc(np->n_attribute ? np->n_attribute : 1, sizeof *n->attrs);
@@ -280,7 +303,7 @@ static cnnrun_status *read_node(loader *L, const Onnx__NodeProto *np, size_t ind
     }
     for (size_t i = 0; i < np->n_attribute; i++) {
         n->n_attrs++;
-        CR_TRY(read_attr(np, np->attribute[i], L->external_dir, &n->attrs[i]));
+        CR_TRY(read_attr(nl, i, np->attribute[i], L->external_dir, &n->attrs[i]));
     }
     return NULL;
 }
@@ -315,7 +338,7 @@ static cnnrun_status *read_graph(loader *L, Onnx__ModelProto *mp)
     if (!g->inputs || !g->outputs || !g->nodes) return oom("graph");
     for (size_t i = 0; i < gp->n_input; i++) {
         int v;
-        CR_TRY(read_value_info(L, gp->input[i], &v));
+        CR_TRY(read_value_info(L, gp->input[i], "input", i, &v));
         /* An input with an initializer is a constant with a default value (IR ≥ 4): cnnrun treats
          * it as a constant, as ONNX Runtime does by default. */
         if (!g->values[v].constant) g->inputs[g->n_inputs++] = v;
@@ -323,7 +346,7 @@ static cnnrun_status *read_graph(loader *L, Onnx__ModelProto *mp)
     for (size_t i = 0; i < gp->n_node; i++) CR_TRY(read_node(L, gp->node[i], i));
     for (size_t i = 0; i < gp->n_output; i++) {
         int v;
-        CR_TRY(read_value_info(L, gp->output[i], &v));
+        CR_TRY(read_value_info(L, gp->output[i], "output", i, &v));
         g->outputs[g->n_outputs++] = v;
     }
     if (g->n_outputs == 0) return cr_error(CNNRUN_ERR_INVALID_MODEL, "the graph declares no outputs");

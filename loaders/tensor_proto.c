@@ -114,10 +114,15 @@ static bool location_stays_inside(const char *loc)
     return true;
 }
 
-static cnnrun_status *read_external(const Onnx__TensorProto *tp, const char *external_dir,
-                                    size_t need, void *dst)
+/* Opens a tensor's external data file and checks that it holds `need` bytes at the stated
+ * offset, before anything is allocated for them: a few bytes of model must not be able to make us
+ * reserve gigabytes for a file that is missing or short. On success *file is positioned at the
+ * data. */
+static cnnrun_status *open_external(const Onnx__TensorProto *tp, const char *external_dir,
+                                    size_t need, FILE **file)
 {
     const char *location = NULL, *offset_s = NULL, *length_s = NULL;
+    *file = NULL;
     for (size_t i = 0; i < tp->n_external_data; i++) {
         const Onnx__StringStringEntryProto *kv = tp->external_data[i];
         if (!kv || !kv->key) continue;
@@ -169,14 +174,24 @@ static cnnrun_status *read_external(const Onnx__TensorProto *tp, const char *ext
                       "external data file '%s' has %lld bytes; the tensor needs %zu bytes at offset "
                       "%" PRIu64,
                       path, (long long)sb.st_size, need, offset);
-    } else if (need > 0) {
-        if (fseeko(f, (off_t)offset, SEEK_SET) != 0 || fread(dst, 1, need, f) != need)
-            st = cr_error(CNNRUN_ERR_IO, "error reading %zu bytes at offset %" PRIu64 " of '%s'",
-                          need, offset, path);
+    } else if (fseeko(f, (off_t)offset, SEEK_SET) != 0) {
+        st = cr_error(CNNRUN_ERR_IO, "cannot seek to offset %" PRIu64 " of '%s'", offset, path);
     }
-    if (f) fclose(f);
     free(path);
-    return st;
+    if (st) {
+        if (f) fclose(f);
+        return st;
+    }
+    *file = f;
+    return NULL;
+}
+
+static cnnrun_status *read_external(FILE *f, size_t need, void *dst)
+{
+    if (need > 0 && fread(dst, 1, need, f) != need)
+        return cr_error(CNNRUN_ERR_IO, "error reading %zu bytes of external data: the file "
+                        "changed or could not be read", need);
+    return NULL;
 }
 
 /* Which typed field carries each dtype, and how many values it holds. */
@@ -295,17 +310,25 @@ static cnnrun_status *decode(const Onnx__TensorProto *tp, const char *external_d
     CR_TRY(dtype_from_onnx(tp, &dtype));
     CR_TRY(read_shape(tp, dtype, &rank, dims, &count, &bytes));
     CR_TRY(pick_source(tp, dtype, count, bytes, &src));
+    FILE *external = NULL;
+    if (src == SOURCE_EXTERNAL) CR_TRY(open_external(tp, external_dir, bytes, &external));
 
     cnnrun_status *st = NULL;
     cr_tensor *t = cr_tensor_new(dtype, rank, dims, &st);
-    if (!t) return st;
+    if (!t) {
+        if (external) fclose(external);
+        return st;
+    }
     switch (src) {
     case SOURCE_RAW:
         /* Little-endian on disk and in memory: cnnrun targets little-endian hosts only. */
         if (bytes) memcpy(t->data, tp->raw_data.data, bytes);
         break;
     case SOURCE_TYPED: st = copy_typed_field(tp, dtype, bytes, t->data); break;
-    case SOURCE_EXTERNAL: st = read_external(tp, external_dir, bytes, t->data); break;
+    case SOURCE_EXTERNAL:
+        st = read_external(external, bytes, t->data);
+        fclose(external);
+        break;
     case SOURCE_NONE: break;
     }
     if (st) {

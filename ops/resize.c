@@ -240,6 +240,10 @@ static cnnrun_status *read_params(const cr_op_ctx *ctx, resize_params *p)
             return cr_op_error(ctx, CNNRUN_ERR_INVALID_MODEL, "roi has %zu values; expected %d (starts then ends)",
                                n, 2 * rank);
         for (int d = 0; d < rank; d++) {
+            if (!isfinite(roi[d]) || !isfinite(roi[rank + d]))
+                return cr_op_error(ctx, CNNRUN_ERR_INVALID_MODEL,
+                                   "roi of axis %d is [%g, %g]; its start and end must be finite numbers", d,
+                                   roi[d], roi[rank + d]);
             p->roi_start[d] = roi[d];
             p->roi_end[d] = roi[rank + d];
         }
@@ -356,6 +360,10 @@ static cnnrun_status *build_axis(const cr_op_ctx *ctx, const resize_params *p, i
     for (int64_t x = 0; x < t->out_len; x++) {
         bool outside;
         double c = source_coord(p, d, in_len, x, &outside);
+        /* A far-off coordinate (a large roi, a tiny scale) must still convert to an integer: beyond
+         * 2^52 doubles have no fraction, and every tap there is clamped to the edge anyway. */
+        if (!(c >= -0x1p52)) c = -0x1p52;
+        else if (c > 0x1p52) c = 0x1p52;
         int64_t *idx = t->idx + x * t->taps;
         float *w = t->w + x * t->taps;
         double wd[4] = {1, 0, 0, 0};
@@ -614,7 +622,8 @@ static void interpolate_run(const resize_state *s, const float *x, float *y, voi
 {
     int64_t dims[CR_MAX_RANK];
     memcpy(dims, s->in_dims, sizeof dims);
-    float *buf[2] = {scratch, (float *)((char *)scratch + scratch_bytes / 2)};
+    /* With one pass there are no intermediates and no scratch (NULL: no offset into it). */
+    float *buf[2] = {scratch, scratch ? (float *)((char *)scratch + scratch_bytes / 2) : NULL};
     const float *src = x;
     for (int i = 0; i < s->n_passes; i++) {
         int d = s->pass_axis[i];

@@ -35,4 +35,14 @@ void cr_plan_find_fusion(const cr_plan *p, const cnnrun_model *model, int node, 
 /* Lays out every arena value by lifetime and fills arena_bytes, offsets and copies. */
 cnnrun_status *cr_plan_memory(cr_plan *p, const cnnrun_model *model);
 
+/* The session's memory ceiling (env->max_memory), checked before the bytes are claimed: an
+ * inferred output on its own, a constant about to be folded (bytes more on top of the plan's
+ * folded_bytes), and the laid-out plan as a whole (arena + scratch + folded constants). Each
+ * error names the node or the largest activation and the sizes. */
+cnnrun_status *cr_budget_check_output(const cr_exec_env *env, const cr_node *n, const char *value,
+                                      const cr_tensor *t);
+cnnrun_status *cr_budget_check_fold(const cr_plan *p, const cr_exec_env *env, const cr_node *n,
+                                    size_t bytes);
+cnnrun_status *cr_budget_check_plan(const cr_plan *p, const cnnrun_model *model, const cr_exec_env *env);
+
 #endif

@@ -121,7 +121,8 @@ void cr_plan_free(cr_plan *p)
 }
 
 /* Checks what infer produced: a known dtype, a valid rank, sizes within the limits. */
-static cnnrun_status *check_inferred(const cr_node *n, const cr_op_ctx *ctx, const cr_graph *g)
+static cnnrun_status *check_inferred(const cr_node *n, const cr_op_ctx *ctx, const cr_graph *g,
+                                     const cr_exec_env *env)
 {
     for (int o = 0; o < ctx->n_out; o++) {
         const cr_tensor *t = ctx->out[o];
@@ -138,6 +139,7 @@ static cnnrun_status *check_inferred(const cr_node *n, const cr_op_ctx *ctx, con
                             n->name, n->op_type, g->values[n->outputs[o]].name,
                             cr_shape_str(t->rank > CR_MAX_RANK ? CR_MAX_RANK : t->rank, t->dims, shape, sizeof shape),
                             (unsigned long long)CR_MAX_TENSOR_BYTES);
+        CR_TRY(cr_budget_check_output(env, n, g->values[n->outputs[o]].name, t));
     }
     return NULL;
 }
@@ -151,9 +153,12 @@ static cnnrun_status *fold_node(cr_plan *p, int node, const cr_op *op, cr_op_ctx
     for (int o = 0; o < ctx->n_out; o++) {
         if (!ctx->out[o]) continue;
         cnnrun_status *st = NULL;
+        size_t bytes = cr_tensor_bytes(ctx->out[o]);
+        CR_TRY(cr_budget_check_fold(p, ctx->env, n, bytes));
         cr_tensor *t = cr_tensor_new(ctx->out[o]->dtype, ctx->out[o]->rank, ctx->out[o]->dims, &st);
         if (!t) return cr_error_prefix(st, "node '%s' (%s)", n->name, n->op_type);
         p->folded[p->n_folded++] = t;
+        p->folded_bytes += bytes;
         ctx->out[o]->data = t->data;
         p->storage[n->outputs[o]] = CR_STORE_CONST;
     }
@@ -170,6 +175,7 @@ static cnnrun_status *fold_node(cr_plan *p, int node, const cr_op *op, cr_op_ctx
     }
     cnnrun_status *st = op->prepare ? op->prepare(ctx) : NULL;
     void *scratch = NULL;
+    if (!st && ctx->scratch_bytes) st = cr_budget_check_fold(p, ctx->env, n, ctx->scratch_bytes);
     if (!st && ctx->scratch_bytes) {
         scratch = cr_aligned_alloc(ctx->scratch_bytes);
         if (!scratch) st = oom("scratch for folding");
@@ -400,7 +406,7 @@ static cnnrun_status *plan_node(cr_plan *p, const cnnrun_model *model, int ni, c
         if (v >= 0) memset(&p->tensors[v], 0, sizeof p->tensors[v]);
     }
     cnnrun_status *st = op->infer(&ctx);
-    if (!st) st = check_inferred(n, &ctx, g);
+    if (!st) st = check_inferred(n, &ctx, g, env);
     if (st) {
         find_needed_inputs(p, model, n, ctx.missing_values, needs_values);
         return st;
@@ -577,6 +583,7 @@ cnnrun_status *cr_plan_build(const cnnrun_model *model, const cr_tensor *inputs,
     }
     if (!st) st = plan_outputs(p, g, env, mode);
     if (!st && mode == CR_PLAN_FULL) st = cr_plan_memory(p, model);
+    if (!st && mode == CR_PLAN_FULL) st = cr_budget_check_plan(p, model, env);
     if (st) goto fail;
     if (mode == CR_PLAN_FULL) count_weights(p);
     *out = p;

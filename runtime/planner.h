@@ -61,6 +61,7 @@ typedef struct cr_plan {
     size_t *offset;            /* CR_STORE_ARENA: arena offset */
     cr_tensor **folded;        /* constants made by folding (owned), n_folded of them */
     int n_folded;
+    size_t folded_bytes;       /* their bytes, counted against the memory ceiling */
     bool *node_folded;         /* per node: computed at plan time */
     int n_steps;
     cr_step *steps;

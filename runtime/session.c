@@ -33,6 +33,7 @@ cnnrun_status *cnnrun_session_create(const cnnrun_model *model,
         free(s);
         return st;
     }
+    if (options && options->max_memory) s->env.max_memory = options->max_memory;
     /* With every input shape fixed there is one plan: make it now, so that unsupported ops or
      * attributes are reported at creation and the first run is not slower than the others. */
     const cr_graph *g = model->graph;

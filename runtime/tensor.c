@@ -51,6 +51,19 @@ char *cr_shape_str(int rank, const int64_t *dims, char *buf, size_t size)
     return buf;
 }
 
+char *cr_bytes_str(uint64_t bytes, char *buf, size_t size)
+{
+    if (bytes < 1024) {
+        snprintf(buf, size, "%llu bytes", (unsigned long long)bytes);
+        return buf;
+    }
+    int shift = bytes >= (uint64_t)1 << 40 ? 40 : bytes >= (uint64_t)1 << 30 ? 30 : bytes >= (uint64_t)1 << 20 ? 20 : 10;
+    const char *unit = shift == 40 ? "TiB" : shift == 30 ? "GiB" : shift == 20 ? "MiB" : "KiB";
+    snprintf(buf, size, "%.3g %s (%llu bytes)", (double)bytes / (double)((uint64_t)1 << shift), unit,
+             (unsigned long long)bytes);
+    return buf;
+}
+
 bool cr_shape_equal(int rank_a, const int64_t *a, int rank_b, const int64_t *b)
 {
     return rank_a == rank_b && (rank_a == 0 || memcmp(a, b, (size_t)rank_a * sizeof *a) == 0);

@@ -42,6 +42,9 @@ char *cr_shape_str(int rank, const int64_t *dims, char *buf, size_t size);
 
 bool cr_shape_equal(int rank_a, const int64_t *a, int rank_b, const int64_t *b);
 
+/* Writes a byte count for messages, "3.75 GiB (4026532140 bytes)", into buf. Returns buf. */
+char *cr_bytes_str(uint64_t bytes, char *buf, size_t size);
+
 /* Allocation aligned for SIMD kernels (64 bytes), zero-size safe. Free with cr_aligned_free. */
 void *cr_aligned_alloc(size_t bytes);
 void cr_aligned_free(void *p);

@@ -41,7 +41,7 @@ cnnrun_status *cr_graph_topo_sort(cr_graph *g)
     for (int i = 0; i < g->n_inputs; i++) is_input[g->inputs[i]] = true;
     for (int i = 0; i < n && !st; i++) {
         const cr_node *nd = &g->nodes[i];
-        for (int k = 0; k < nd->n_inputs; k++) {
+        for (int k = 0; k < nd->n_inputs && !st; k++) { /* the first error is the one reported */
             int v = nd->inputs[k];
             if (v < 0) continue;
             const cr_value *val = &g->values[v];

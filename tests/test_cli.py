@@ -259,6 +259,24 @@ def run_tests(tmp):
     check_error("--precision fp16 is refused", run([MODEL, SAMPLE, "--precision", "fp16"]),
                 "--precision wants fp32 or bf16, got 'fp16'")
 
+    # The memory ceiling: a plan above --max-memory is refused naming the sizes (one output, or
+    # the plan as a whole and its largest activation); sizes take K/M/G/T suffixes and 'none'.
+    check_error("--max-memory below one activation names the node",
+                run([MODEL, SAMPLE, "--max-memory", "1K"]),
+                "node '/conv1/Conv' (Conv): output '/conv1/Conv_output_0' would be float32 [1, 16, 8, 8]",
+                "above the session's memory ceiling of 1 KiB (1024 bytes)", "--max-memory")
+    check_error("--max-memory below the whole plan names arena, scratch and the largest activation",
+                run([MODEL, SAMPLE, "--max-memory", "20K"]),
+                "planning these input shapes needs", "activation arena", "kernel scratch",
+                "the largest activation is '/conv2/Conv_output_0'")
+    for size in ("64K", "0.5M", "1GB", "none"):
+        rc, out, err = run([MODEL, SAMPLE, "--max-memory", size, "--expect", EXPECTED])
+        check("--max-memory %s runs the model" % size, rc == 0 and "probabilities: PASS" in out,
+              show(rc, out, err))
+    for size in ("0", "-1G", "12Q", "", "0.1"):
+        check_error("--max-memory '%s' is a usage error" % size, run([MODEL, SAMPLE, "--max-memory", size]),
+                    "--max-memory wants a size in bytes")
+
     # A single .npz binds by name, a .npz reference compares by output name.
     npz_save(path("inputs.npz"), {"image": ("<f4", sample_shape, sample)})
     npz_save(path("refs.npz"), {"probabilities": ("<f4", expected_shape, expected)})

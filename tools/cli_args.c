@@ -40,6 +40,9 @@ void cli_print_usage(FILE *out)
           "  --threads N         worker threads (default: one per core)\n"
           "  --precision P       fp32 (default) or bf16: convolutions and pooling in bfloat16\n"
           "                      on CPUs with AVX-512 BF16/AMX, faster but ~1e-2 off float32\n"
+          "  --max-memory SIZE   refuse plans needing more than SIZE bytes of activations,\n"
+          "                      scratch and plan-time constants (suffixes K, M, G, T: powers\n"
+          "                      of 1024; 'none' for no ceiling; default 2G)\n"
           "  --bench N           time N runs after min(3, N) warm-up runs\n"
           "  --profile           time every kernel (over the --bench runs, default 10): op,\n"
           "                      fused post-ops, layout, oneDNN's implementation, GFLOP/s\n"
@@ -71,6 +74,31 @@ static int parse_tolerance(const char *text, double *out)
     double value = strtod(text, &end);
     if (errno || end == text || *end || !isfinite(value) || value < 0) return -1;
     *out = value;
+    return 0;
+}
+
+/* "512M", "2G", "1.5G", "65536" or "none" (UINT64_MAX: no ceiling) into bytes. */
+static int parse_size(const char *text, unsigned long long *out)
+{
+    if (strcmp(text, "none") == 0) {
+        *out = ULLONG_MAX;
+        return 0;
+    }
+    char *end;
+    errno = 0;
+    double value = strtod(text, &end);
+    if (errno || end == text || !isfinite(value) || value <= 0) return -1;
+    double unit = 1;
+    switch (*end) {
+    case 'K': case 'k': unit = 0x1p10; end++; break;
+    case 'M': case 'm': unit = 0x1p20; end++; break;
+    case 'G': case 'g': unit = 0x1p30; end++; break;
+    case 'T': case 't': unit = 0x1p40; end++; break;
+    default: break;
+    }
+    if (*end == 'B' || *end == 'b') end++; /* "512MB", "2GB" */
+    if (*end || value * unit >= 0x1p63 || value * unit < 1) return -1;
+    *out = (unsigned long long)(value * unit);
     return 0;
 }
 
@@ -175,7 +203,7 @@ int cli_parse_args(int argc, char **argv, cli_options *opts, char *err, size_t e
             strcmp(name, "--input") == 0 || strcmp(name, "--expect") == 0 ||
             strcmp(name, "--rtol") == 0 || strcmp(name, "--atol") == 0 ||
             strcmp(name, "--threads") == 0 || strcmp(name, "--bench") == 0 ||
-            strcmp(name, "--precision") == 0) {
+            strcmp(name, "--precision") == 0 || strcmp(name, "--max-memory") == 0) {
             value = option_value(argc, argv, &i, inline_value);
             if (!value) return fail(err, err_size, "option '%s' needs a value", name);
         } else {
@@ -208,6 +236,10 @@ int cli_parse_args(int argc, char **argv, cli_options *opts, char *err, size_t e
             if (strcmp(value, "fp32") == 0 || strcmp(value, "float32") == 0) opts->bf16 = 0;
             else if (strcmp(value, "bf16") == 0 || strcmp(value, "bfloat16") == 0) opts->bf16 = 1;
             else return fail(err, err_size, "--precision wants fp32 or bf16, got '%s'", value);
+        } else if (strcmp(name, "--max-memory") == 0) {
+            if (parse_size(value, &opts->max_memory))
+                return fail(err, err_size, "--max-memory wants a size in bytes such as 512M, 4G or "
+                            "1073741824 (at least 1 byte), or 'none', got '%s'", value);
         } else { /* --bench */
             if (parse_int(value, 1, MAX_BENCH_RUNS, &opts->bench_runs))
                 return fail(err, err_size, "--bench wants an integer from 1 to %d, got '%s'",

@@ -11,3 +11,6 @@ cnnrun_c_test(test_summary SOURCES test_summary.c LABELS quick ARGS ${PROJECT_SO
 # Plans keyed by the values of graph inputs that shape the graph (made by make_loader_models).
 cnnrun_c_test(test_value_keyed SOURCES test_value_keyed.c LABELS quick FIXTURES loader_models
               ARGS ${CNNRUN_FIXTURES_DIR}/loader)
+
+# The memory ceiling of cnnrun_session_options, on every plan of a session (bundled digits model).
+cnnrun_c_test(test_memory_ceiling SOURCES test_memory_ceiling.c LABELS quick ARGS ${PROJECT_SOURCE_DIR}/models)

@@ -23,12 +23,20 @@ set(CNNRUN_PY_ENV
 if(CNNRUN_SANITIZE)
   # A sanitized libcnnrun loaded into a Python built without the sanitizers needs their runtimes
   # loaded first; the interpreter's own allocations are not ours to leak-check.
-  foreach(runtime asan ubsan)
-    execute_process(COMMAND ${CMAKE_C_COMPILER} -print-file-name=lib${runtime}.so
-                    OUTPUT_VARIABLE CNNRUN_${runtime}_LIB OUTPUT_STRIP_TRAILING_WHITESPACE)
+  # GCC's are libasan and libubsan; clang's ASan runtime carries UBSan's handlers too.
+  if(CMAKE_C_COMPILER_ID MATCHES "Clang")
+    set(CNNRUN_SANITIZER_RUNTIMES libclang_rt.asan-${CMAKE_SYSTEM_PROCESSOR}.so)
+  else()
+    set(CNNRUN_SANITIZER_RUNTIMES libasan.so libubsan.so)
+  endif()
+  set(CNNRUN_PRELOAD "")
+  foreach(runtime ${CNNRUN_SANITIZER_RUNTIMES})
+    execute_process(COMMAND ${CMAKE_C_COMPILER} -print-file-name=${runtime}
+                    OUTPUT_VARIABLE path OUTPUT_STRIP_TRAILING_WHITESPACE)
+    string(APPEND CNNRUN_PRELOAD ":${path}")
   endforeach()
-  list(APPEND CNNRUN_PY_ENV "LD_PRELOAD=${CNNRUN_asan_LIB}:${CNNRUN_ubsan_LIB}"
-       "ASAN_OPTIONS=detect_leaks=0")
+  string(SUBSTRING "${CNNRUN_PRELOAD}" 1 -1 CNNRUN_PRELOAD)
+  list(APPEND CNNRUN_PY_ENV "LD_PRELOAD=${CNNRUN_PRELOAD}" "ASAN_OPTIONS=detect_leaks=0")
 endif()
 
 # The API against the program on the digits model, errors, threads and the GIL: with Debian's

@@ -167,12 +167,13 @@ def report(args, rows, over, minutes):
     import cnnrun
     lines = [BEGIN, "", "## Ray Data batch inference (Python)", "",
              "Generated %s in %.1f min by `bench/ray_throughput.py` (Python %s, Ray %s, cnnrun %s on "
-             "%s, onnxruntime %s). **Shared, noisy machine** (2 cores used by several jobs at "
-             "once): one run, figures are indicative; the ratio, from alternating rounds on the "
-             "same machine, is the figure to read." % (
+             "%s, onnxruntime %s). **Shared, noisy machine** (%d cores used by several jobs at "
+             "once; 1-minute load average %.1f before, %.1f after): one run, figures are "
+             "indicative; the ratio, from alternating rounds on the same machine, is the figure "
+             "to read." % (
                  datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), minutes,
                  platform.python_version(), ray.__version__, cnnrun.__version__, cnnrun.backend_version,
-                 onnxruntime.__version__), "",
+                 onnxruntime.__version__, os.cpu_count(), args.load[0], args.load[1]), "",
              "examples/ray_batch_inference.py over %d random 3×224×224 images in .npy shards of %d, "
              "local Ray with 2 CPUs, %d actors × 1 CPU, one session of 1 thread per actor, batches "
              "of %d, Parquet out; median of %d rounds, runtimes taking turns. *End to end* = images "
@@ -223,8 +224,10 @@ def main():
     args.build = os.path.abspath(args.build)
     os.environ.setdefault("CNNRUN_LIBRARY", os.path.join(args.build, "libcnnrun.so"))
     start = time.perf_counter()
+    load_before = os.getloadavg()[0]
     over = overhead(args)
     rows = throughput(args, ensure_models(args.build, args.models))
+    args.load = (load_before, os.getloadavg()[0])
     section = report(args, rows, over, (time.perf_counter() - start) / 60)
     os.makedirs(os.path.join(args.build, "bench"), exist_ok=True)
     with open(os.path.join(args.build, "bench", "ray_throughput.json"), "w") as f:

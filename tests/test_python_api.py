@@ -300,6 +300,10 @@ def test_lifetimes():
     with cnnrun.Model(MODEL).session(threads=1) as s:
         s.run(x)
     check("a closed session is freed once", s._free.alive is False)
+    raises("a closed session refuses to run", cnnrun.InvalidArgument, lambda: s.run(x),
+           "the session is closed")
+    s.close()
+    check("closing twice is harmless", s._free.alive is False)
 
 
 def main():

@@ -166,7 +166,7 @@ class Session:
         with self._lock:
             keep = self._bind(inputs)
             outs, n_out = self._wanted(outputs)
-            check(lib.cnnrun_session_run(self._handle, self._inputs, len(keep), outs, n_out))
+            check(lib.cnnrun_session_run(self._live(), self._inputs, len(keep), outs, n_out))
             result = []
             for k in range(n_out):
                 t = outs[k]
@@ -190,7 +190,7 @@ class Session:
         handle = ctypes.c_void_p()
         with self._lock:
             keep = self._bind(inputs) if inputs is not None else []
-            check(lib.cnnrun_session_summary(self._handle, self._inputs if keep else None,
+            check(lib.cnnrun_session_summary(self._live(), self._inputs if keep else None,
                                              len(keep), ctypes.byref(handle)))
         try:
             summary = Summary(
@@ -214,7 +214,7 @@ class Session:
         handle = ctypes.c_void_p()
         with self._lock:
             keep = self._bind(inputs)
-            check(lib.cnnrun_session_profile(self._handle, self._inputs, len(keep), runs,
+            check(lib.cnnrun_session_profile(self._live(), self._inputs, len(keep), runs,
                                              ctypes.byref(handle)))
         try:
             profile = Profile(
@@ -229,10 +229,17 @@ class Session:
             lib.cnnrun_profile_free(handle)
         return profile
 
+    def _live(self):
+        if self._handle is None:
+            raise InvalidArgument("the session is closed")
+        return self._handle
+
     def close(self):
-        """Frees the session now rather than when it is garbage-collected."""
+        """Frees the session now rather than when it is garbage-collected; using it afterwards
+        raises InvalidArgument."""
         with self._lock:
             self._free()
+            self._handle = None
 
     def __enter__(self):
         return self

@@ -4,9 +4,11 @@
 # Usage: test_install.sh BUILD_DIR SOURCE_DIR
 # CNNRUN_CONSUMER_FLAGS (optional): compiler and linker flags the consumer needs, such as the
 # sanitizer flags of a CNNRUN_SANITIZE build, whose libraries need the sanitizer runtimes.
+# CNNRUN_CONSUMER_CC (optional, default cc): the consumer's compiler.
 set -euo pipefail
 build=$1 src=$2
 flags=${CNNRUN_CONSUMER_FLAGS:-}
+compiler=${CNNRUN_CONSUMER_CC:-cc}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cmake --install "$build" --prefix "$work/prefix" > "$work/install.log"
@@ -23,10 +25,10 @@ for f in include/cnnrun.h bin/cnnrun; do
   check "installed $f" test -e "$work/prefix/$f"
 done
 check "pkg-config build" env PKG_CONFIG_PATH="$pcdir" sh -c \
-  "cc -Wall -Wextra $flags -o '$work/pc_consumer' '$src/tests/install_consumer/consumer.c' \$(pkg-config --cflags --libs cnnrun)"
+  "'$compiler' -Wall -Wextra $flags -o '$work/pc_consumer' '$src/tests/install_consumer/consumer.c' \$(pkg-config --cflags --libs cnnrun)"
 check "pkg-config program runs" env LD_LIBRARY_PATH="$libdir" "$work/pc_consumer" "$model"
 check "find_package configure" cmake -S "$src/tests/install_consumer" -B "$work/consumer" \
-  -DCMAKE_PREFIX_PATH="$work/prefix" -DCMAKE_C_FLAGS="$flags" -DCMAKE_EXE_LINKER_FLAGS="$flags"
+  -DCMAKE_PREFIX_PATH="$work/prefix" -DCMAKE_C_COMPILER="$compiler" -DCMAKE_C_FLAGS="$flags" -DCMAKE_EXE_LINKER_FLAGS="$flags"
 check "find_package build" cmake --build "$work/consumer"
 check "find_package shared program runs" env LD_LIBRARY_PATH="$libdir" "$work/consumer/consumer_shared" "$model"
 check "find_package static program runs" "$work/consumer/consumer_static" "$model"

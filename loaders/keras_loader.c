@@ -318,9 +318,13 @@ static cnnrun_status *check_layer_known(const layer_rec *r)
     if (!strcmp(r->class_name, "Sequential") || !strcmp(r->class_name, "Functional") || !strcmp(r->class_name, "Model"))
         return cr_error(CNNRUN_ERR_UNSUPPORTED, "layer '%s' is a nested %s model; nested models are not supported yet",
                         r->name, r->class_name);
+    if (strcmp(r->class_name, "Lambda") == 0)
+        return cr_error(CNNRUN_ERR_UNSUPPORTED,
+                        "layer '%s' has class 'Lambda', which cnnrun cannot run: its function is Python code "
+                        "(replace it by built-in layers)", r->name);
     return cr_error(CNNRUN_ERR_UNSUPPORTED,
-                    "layer '%s' has class '%s', which cnnrun cannot run (Lambda layers and custom classes hold "
-                    "Python code; only Keras's built-in layers are implemented)",
+                    "layer '%s' has class '%s', which cnnrun does not implement (a custom class, or a "
+                    "built-in layer not supported yet; see README, 'Check a Keras model')",
                     r->name, r->class_name);
 }
 

@@ -134,6 +134,17 @@ def bad_files(failures):
     rewrite_zip(keras_file, p, unknown_layer)
     expect_error("unknown layer", p, "class 'Lambda'", failures)
 
+    def custom_layer(name, data):
+        if name != "config.json":
+            return data
+        cfg = json.loads(data)
+        cfg["config"]["layers"][3]["class_name"] = "MyCustomLayer"
+        cfg["config"]["layers"][3]["module"] = None
+        return json.dumps(cfg)
+    p = os.path.join(d, "custom.keras")
+    rewrite_zip(keras_file, p, custom_layer)
+    expect_error("custom layer class", p, "class 'MyCustomLayer', which cnnrun does not implement", failures)
+
     def wrong_units(name, data):
         if name != "config.json":
             return data
@@ -234,7 +245,7 @@ def main():
     bad_files(failures)
     for f in failures:
         print("FAIL " + f)
-    print("%d passed, %d failed" % (n + n_summaries + 12 - len(failures), len(failures)))
+    print("%d passed, %d failed" % (n + n_summaries + 13 - len(failures), len(failures)))
     return 1 if failures else 0
 
 

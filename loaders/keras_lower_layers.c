@@ -569,7 +569,9 @@ static CR_KLOWER_FN(lower_upsampling)
     if (n < 1 || n > 3) return cr_error(CNNRUN_ERR_INVALID_MODEL, "expects a rank 3 to 5 input");
     CR_TRY(cr_kcfg_ints(L, n == 1 ? "size" : "size", n, 2, size));
     CR_TRY(cr_kcfg_string(L, "interpolation", "nearest", &interp));
-    if (strcmp(interp, "nearest") != 0) return cr_kcfg_refuse(L, "interpolation", "only nearest is implemented");
+    bool bilinear = strcmp(interp, "bilinear") == 0;
+    if (!bilinear && strcmp(interp, "nearest") != 0)
+        return cr_kcfg_refuse(L, "interpolation", "only nearest and bilinear are implemented");
     int xv, axis, node;
     CR_TRY(elementwise_form(lw, L, x, out, &xv, &axis));
     int64_t dims[1] = {x->rank};
@@ -590,11 +592,17 @@ static CR_KLOWER_FN(lower_upsampling)
     int in3[3] = {xv, -1, -1};
     CR_TRY(cr_gb_constant(lw->gb, L->name, sc, false, &in3[2]));
     int y;
-    /* integer nearest upsampling repeats each pixel: source index floor(out / scale) */
+    /* integer nearest upsampling repeats each pixel: source index floor(out / scale); bilinear is
+     * TF2's tf.image.resize, which samples at half-pixel centres */
     CR_TRY(cr_kop(lw, L, "Resize", in3, 3, &node, &y));
-    CR_TRY(cr_gb_attr_string(lw->gb, node, "mode", "nearest"));
-    CR_TRY(cr_gb_attr_string(lw->gb, node, "coordinate_transformation_mode", "asymmetric"));
-    CR_TRY(cr_gb_attr_string(lw->gb, node, "nearest_mode", "floor"));
+    if (bilinear) {
+        CR_TRY(cr_gb_attr_string(lw->gb, node, "mode", "linear"));
+        CR_TRY(cr_gb_attr_string(lw->gb, node, "coordinate_transformation_mode", "half_pixel"));
+    } else {
+        CR_TRY(cr_gb_attr_string(lw->gb, node, "mode", "nearest"));
+        CR_TRY(cr_gb_attr_string(lw->gb, node, "coordinate_transformation_mode", "asymmetric"));
+        CR_TRY(cr_gb_attr_string(lw->gb, node, "nearest_mode", "floor"));
+    }
     set_form(out, y);
     *n_out = 1;
     return NULL;
@@ -696,6 +704,58 @@ static CR_KLOWER_FN(lower_rescaling)
         y = z;
     }
     set_form(out, y);
+    *n_out = 1;
+    return NULL;
+}
+
+/* Normalization with adapted (stored) statistics: (x - mean) / max(sqrt(variance), 1e-7), Keras's
+ * backend epsilon, along the last axis. */
+static CR_KLOWER_FN(lower_normalization)
+{
+    (void)n_in;
+    cr_kt *x = in[0];
+    int64_t axis;
+    bool invert;
+    CR_TRY(cr_kcfg_int(L, "axis", -1, &axis));
+    CR_TRY(cr_kcfg_bool(L, "invert", false, &invert));
+    if (invert) return cr_kcfg_refuse(L, "invert", "the inverse normalisation is not implemented");
+    json_t *m = json_object_get(L->config, "mean");
+    if (m && !json_is_null(m)) return cr_kcfg_refuse(L, "mean", "statistics given in the config are not implemented");
+    if (axis < 0) axis += x->rank;
+    if (axis != x->rank - 1) return cr_kcfg_refuse(L, "axis", "only the last axis is implemented");
+    int64_t c = x->shape[axis];
+    if (c <= 0) return cr_error(CNNRUN_ERR_UNSUPPORTED, "the normalised axis is not fixed");
+    CR_TRY(cr_kweights_count(L, 3));
+    cr_tensor *mean, *var, *s, *t;
+    CR_TRY(cr_kweight(L, 0, 1, &c, &mean));
+    CR_TRY(cr_kweight(L, 1, 1, &c, &var));
+    CR_TRY(cr_kconst_new(L->name, 1, &c, &s));
+    cnnrun_status *st = cr_kconst_new(L->name, 1, &c, &t);
+    if (st) {
+        cr_tensor_free(s);
+        return st;
+    }
+    for (int64_t k = 0; k < c; k++) {
+        double sd = sqrt((double)((float *)var->data)[k]);
+        float scale = (float)(1.0 / (sd > 1e-7 ? sd : 1e-7));
+        ((float *)s->data)[k] = scale;
+        ((float *)t->data)[k] = -((float *)mean->data)[k] * scale;
+    }
+    int in2[2], node, sc, sh, y;
+    st = cr_gb_constant(lw->gb, L->name, s, true, &sc);
+    if (st) {
+        cr_tensor_free(t);
+        return st;
+    }
+    CR_TRY(cr_gb_constant(lw->gb, L->name, t, true, &sh));
+    CR_TRY(cr_kt_keras(lw, L->name, x, &in2[0]));
+    in2[1] = sc;
+    CR_TRY(cr_kop(lw, L, "Mul", in2, 2, &node, &y));
+    in2[0] = y;
+    in2[1] = sh;
+    out_like(out, x);
+    out->v_cf = -1;
+    CR_TRY(cr_kop(lw, L, "Add", in2, 2, &node, &out->v));
     *n_out = 1;
     return NULL;
 }
@@ -843,6 +903,7 @@ static const layer_entry layer_table[] = {
     {"Conv1DTranspose", cr_klower_conv_transpose}, {"Conv2DTranspose", cr_klower_conv_transpose},
     {"Conv3DTranspose", cr_klower_conv_transpose},
     {"Rescaling", lower_rescaling}, {"LayerNormalization", lower_layer_norm},
+    {"Normalization", lower_normalization},
     {"RepeatVector", lower_repeat_vector}, {"TimeDistributed", lower_time_distributed},
     {"LSTM", cr_klower_rnn}, {"GRU", cr_klower_rnn}, {"SimpleRNN", cr_klower_rnn},
     {"Bidirectional", cr_klower_bidirectional},

@@ -101,6 +101,9 @@ enum {
     CR_OP_FUSES_ELTWISE = 1u << 4,
     /* prepare applies a CR_POST_SUM post-op (ctx->sum_in) to output 0. */
     CR_OP_FUSES_SUM = 1u << 5,
+    /* Output 0 may be omitted (the recurrent ops: Y, Y_h, Y_c are each optional). Without this
+     * flag, loading refuses a node whose output 0 is missing, so kernels may rely on it. */
+    CR_OP_OPTIONAL_OUTPUT0 = 1u << 6,
 };
 
 /* The newest default-domain opset cnnrun accepts (ONNX 1.17). Each operator declares the opsets

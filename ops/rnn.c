@@ -143,6 +143,7 @@ static const cr_op lstm_op = {
     .describe = rnn_describe,
     .flops = rnn_flops,
     .threads = rnn_threads,
+    .flags = CR_OP_OPTIONAL_OUTPUT0,
 };
 
 static const cr_op gru_op = {
@@ -157,6 +158,7 @@ static const cr_op gru_op = {
     .describe = rnn_describe,
     .flops = rnn_flops,
     .threads = rnn_threads,
+    .flags = CR_OP_OPTIONAL_OUTPUT0,
 };
 
 static const cr_op vanilla_rnn_op = {
@@ -171,6 +173,7 @@ static const cr_op vanilla_rnn_op = {
     .describe = rnn_describe,
     .flops = rnn_flops,
     .threads = rnn_threads,
+    .flags = CR_OP_OPTIONAL_OUTPUT0,
 };
 
 const cr_op *const cr_ops_rnn[] = {&lstm_op, &gru_op, &vanilla_rnn_op, NULL};

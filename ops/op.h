@@ -106,10 +106,11 @@ enum {
     CR_OP_OPTIONAL_OUTPUT0 = 1u << 6,
 };
 
-/* The newest default-domain opset cnnrun implements: that of ONNX 1.12, whose test suite every
- * operator is checked against. Later opsets change operators (e.g. opset 18 moves the Reduce ops'
- * axes to an input), so models that declare them are refused rather than misread. */
-#define CR_OPSET_MAX 17
+/* The newest default-domain opset cnnrun accepts (ONNX 1.17). Each operator declares the opsets
+ * whose semantics it implements (opset_max stops before a version that changes the meaning, e.g.
+ * DFT at 20), so a model at a newer opset that uses a changed operator is refused naming the op
+ * and the opset, while one whose operators are all unchanged or implemented runs. */
+#define CR_OPSET_MAX 22
 
 typedef struct cr_op {
     const char *op_type;

@@ -30,6 +30,20 @@ extern const cr_op *const cr_ops_einsum[];
 extern const cr_op *const cr_ops_compare[];
 extern const cr_op *const cr_ops_where[];
 extern const cr_op *const cr_ops_cast[];
+extern const cr_op *const cr_ops_gather_elements[];
+extern const cr_op *const cr_ops_gather_nd[];
+extern const cr_op *const cr_ops_loss[];
+extern const cr_op *const cr_ops_matrix[];
+extern const cr_op *const cr_ops_topk[];
+extern const cr_op *const cr_ops_cumsum[];
+extern const cr_op *const cr_ops_one_hot[];
+extern const cr_op *const cr_ops_spectral[];
+extern const cr_op *const cr_ops_select[];
+extern const cr_op *const cr_ops_detection[];
+extern const cr_op *const cr_ops_reverse_sequence[];
+extern const cr_op *const cr_ops_max_unpool[];
+extern const cr_op *const cr_ops_grid_sample[];
+extern const cr_op *const cr_ops_quantize[];
 
 static const cr_op *const *const families[] = {
     cr_ops_conv,    cr_ops_pool,      cr_ops_gemm,   cr_ops_batchnorm,
@@ -41,6 +55,10 @@ static const cr_op *const *const families[] = {
     cr_ops_resize, cr_ops_einsum,
     cr_ops_conv_transpose,
     cr_ops_compare, cr_ops_where, cr_ops_cast,
+    cr_ops_gather_elements, cr_ops_gather_nd, cr_ops_loss, cr_ops_matrix,
+    cr_ops_topk, cr_ops_cumsum, cr_ops_one_hot, cr_ops_spectral,
+    cr_ops_select, cr_ops_detection, cr_ops_reverse_sequence, cr_ops_max_unpool,
+    cr_ops_grid_sample, cr_ops_quantize,
 };
 
 size_t cr_op_count(void)

@@ -35,7 +35,7 @@ static cnnrun_status *resolve_ops(cnnrun_model *m)
     const cr_graph *g = m->graph;
     if (g->opset > CR_OPSET_MAX)
         return cr_error(CNNRUN_ERR_UNSUPPORTED,
-                        "the model uses ONNX opset %lld; cnnrun implements opsets up to %d (ONNX 1.12)",
+                        "the model uses ONNX opset %lld; cnnrun implements opsets up to %d (ONNX 1.17)",
                         (long long)g->opset, CR_OPSET_MAX);
     m->ops = calloc((size_t)g->n_nodes + 1, sizeof *m->ops);
     if (!m->ops) return cr_error(CNNRUN_ERR_OUT_OF_MEMORY, "out of memory resolving operators");

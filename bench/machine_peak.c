@@ -86,7 +86,12 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) static uint64_t loop_int8
     __m512i a = _mm512_set1_epi8((char)(seed * 7)), b = _mm512_set1_epi8((char)(seed * 3 + 1));
     ZMM_LOOP(__m512i, _mm512_set1_epi32((int)seed), _mm512_dpbusd_epi32(acc[c], a, b),
              _mm512_add_epi32(acc[0], acc[c]))
-    sink_i = _mm512_reduce_add_epi32(acc[0]);
+    /* Summed as unsigned: the accumulators wrap by design, and _mm512_reduce_add_epi32 adds the
+     * lanes as signed int, an overflow UBSan reports (the sanitizer build's bench_peaks test). */
+    uint32_t lanes[16], sum = 0;
+    _mm512_storeu_si512(lanes, acc[0]);
+    for (int i = 0; i < 16; i++) sum += lanes[i];
+    sink_i = (int32_t)sum;
     return ops;
 }
 

@@ -115,10 +115,6 @@ static bool location_stays_inside(const char *loc)
     return true;
 }
 
-/* Opens a tensor's external data file and checks that it holds `need` bytes at the stated
- * offset, before anything is allocated for them: a few bytes of model must not be able to make us
- * reserve gigabytes for a file that is missing or short. On success *file is positioned at the
- * data. */
 /* A location that stays inside the directory by its text may still leave it through a symbolic
  * link (the file itself or a folder on the way): the resolved paths must agree too. A path that
  * does not resolve is left for fopen to report. */
@@ -140,6 +136,10 @@ static cnnrun_status *check_resolves_inside(const char *path, const char *dir)
     return st;
 }
 
+/* Opens a tensor's external data file and checks that it holds `need` bytes at the stated
+ * offset, before anything is allocated for them: a few bytes of model must not be able to make us
+ * reserve gigabytes for a file that is missing or short. On success *file is positioned at the
+ * data. */
 static cnnrun_status *open_external(const Onnx__TensorProto *tp, const char *external_dir,
                                     size_t need, FILE **file)
 {

@@ -30,6 +30,10 @@ extern const cr_op *const cr_ops_einsum[];
 extern const cr_op *const cr_ops_compare[];
 extern const cr_op *const cr_ops_where[];
 extern const cr_op *const cr_ops_cast[];
+/* int8 quantization (QDQ and QOperator models) */
+extern const cr_op *const cr_ops_quantize[];
+extern const cr_op *const cr_ops_qconv[];
+extern const cr_op *const cr_ops_qmatmul[];
 
 static const cr_op *const *const families[] = {
     cr_ops_conv,    cr_ops_pool,      cr_ops_gemm,   cr_ops_batchnorm,
@@ -41,6 +45,7 @@ static const cr_op *const *const families[] = {
     cr_ops_resize, cr_ops_einsum,
     cr_ops_conv_transpose,
     cr_ops_compare, cr_ops_where, cr_ops_cast,
+    cr_ops_quantize, cr_ops_qconv, cr_ops_qmatmul,
 };
 
 size_t cr_op_count(void)

@@ -1,0 +1,249 @@
+/* Quantized matrix products with NumPy's matmul broadcasting: MatMulInteger (opset 10 on) and
+ * QLinearMatMul (opset 10 on).
+ *
+ *   MatMulInteger   y[int32] = (A - a_zero_point) @ (B - b_zero_point)
+ *                   a_zero_point: scalar or one per row of A ([M]); b_zero_point: scalar or one
+ *                   per column of B ([N]).
+ *   QLinearMatMul   y = saturate(round(acc * a_scale * b_scale[n] / y_scale) + y_zero_point),
+ *                   acc the MatMulInteger product; a's parameters per tensor or per row, b's
+ *                   per tensor or per column; y uint8 or int8.
+ *
+ * Exact int32 sums in plain C, parallel over rows. B is transposed once into a [batch, N, K]
+ * int16 copy with its zero point removed, so the inner loop is a contiguous dot product the
+ * compiler vectorises; these ops are the classifier heads of quantized CNNs (a few hundred
+ * thousand multiply-adds), not their bulk, which the int8 convolutions carry on oneDNN. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "quant_util.h"
+
+typedef struct qmm_roles {
+    int a, b, a_zp, b_zp, a_scale, b_scale, y_scale, y_zp;
+} qmm_roles;
+
+static const qmm_roles qlinear_roles = {0, 3, 2, 5, 1, 4, 6, 7};
+static const qmm_roles integer_roles = {0, 1, 2, 3, -1, -1, -1, -1};
+
+static const cr_tensor *input_or_null(const cr_op_ctx *ctx, int i)
+{
+    return i >= 0 && i < ctx->n_in ? ctx->in[i] : NULL;
+}
+
+typedef struct qmm_shape {
+    int64_t m, k, n, batch;
+    int batch_rank;
+    int64_t batch_dims[CR_MAX_RANK];
+    int64_t a_batch_stride[CR_MAX_RANK], b_batch_stride[CR_MAX_RANK]; /* 0 where broadcast */
+    int out_rank;
+    int64_t out_dims[CR_MAX_RANK];
+} qmm_shape;
+
+static cnnrun_status *qmm_shape_of(const cr_op_ctx *ctx, const qmm_roles *r, qmm_shape *sh)
+{
+    const cr_tensor *a = ctx->in[r->a], *b = input_or_null(ctx, r->b);
+    if (!b) return cr_op_error(ctx, CNNRUN_ERR_INVALID_MODEL, "input B is missing");
+    static const cnnrun_dtype q8[] = {CNNRUN_UINT8, CNNRUN_INT8, 0};
+    CR_TRY(cr_op_check_dtype(ctx, r->a, q8));
+    CR_TRY(cr_op_check_dtype(ctx, r->b, q8));
+    CR_TRY(cr_quant_check_zero_point(ctx, r->a_zp, "a_zero_point", r->a));
+    CR_TRY(cr_quant_check_zero_point(ctx, r->b_zp, "b_zero_point", r->b));
+    if (a->rank < 1 || b->rank < 1)
+        return cr_op_error(ctx, CNNRUN_ERR_INVALID_MODEL, "inputs must have rank 1 or more");
+    sh->m = a->rank == 1 ? 1 : a->dims[a->rank - 2];
+    sh->k = a->dims[a->rank - 1];
+    int64_t kb = b->rank == 1 ? b->dims[0] : b->dims[b->rank - 2];
+    sh->n = b->rank == 1 ? 1 : b->dims[b->rank - 1];
+    char sa[128], sb[128];
+    if (kb != sh->k)
+        return cr_op_error(ctx, CNNRUN_ERR_INPUT_MISMATCH, "A %s and B %s: inner dimensions differ (%lld vs %lld)",
+                           cr_shape_str(a->rank, a->dims, sa, sizeof sa), cr_shape_str(b->rank, b->dims, sb, sizeof sb),
+                           (long long)sh->k, (long long)kb);
+    int ra = a->rank > 2 ? a->rank - 2 : 0, rb = b->rank > 2 ? b->rank - 2 : 0;
+    CR_TRY(cr_broadcast_shape(ctx, ra, a->dims, rb, b->dims, &sh->batch_rank, sh->batch_dims));
+    /* element strides of each operand's batch dims, aligned right, 0 where broadcast */
+    int64_t as = sh->m * sh->k, bs = sh->k * sh->n;
+    sh->batch = 1;
+    for (int d = sh->batch_rank - 1; d >= 0; d--) {
+        int da = d - (sh->batch_rank - ra), db = d - (sh->batch_rank - rb);
+        bool a_has = da >= 0 && a->dims[da] != 1, b_has = db >= 0 && b->dims[db] != 1;
+        sh->a_batch_stride[d] = a_has ? as : 0;
+        sh->b_batch_stride[d] = b_has ? bs : 0;
+        if (da >= 0) as *= a->dims[da];
+        if (db >= 0) bs *= b->dims[db];
+        sh->batch *= sh->batch_dims[d];
+    }
+    sh->out_rank = 0;
+    for (int d = 0; d < sh->batch_rank; d++) sh->out_dims[sh->out_rank++] = sh->batch_dims[d];
+    if (a->rank > 1) sh->out_dims[sh->out_rank++] = sh->m;
+    if (b->rank > 1) sh->out_dims[sh->out_rank++] = sh->n;
+    int64_t cnt;
+    if (r->a_zp >= 0 && input_or_null(ctx, r->a_zp)) CR_TRY(cr_quant_param_count(ctx, r->a_zp, "a_zero_point", sh->m, &cnt));
+    if (r->b_zp >= 0 && input_or_null(ctx, r->b_zp)) CR_TRY(cr_quant_param_count(ctx, r->b_zp, "b_zero_point", sh->n, &cnt));
+    if (r->y_scale >= 0) {
+        static const cnnrun_dtype f32[] = {CNNRUN_FLOAT32, 0};
+        CR_TRY(cr_op_check_dtype(ctx, r->a_scale, f32));
+        CR_TRY(cr_op_check_dtype(ctx, r->b_scale, f32));
+        CR_TRY(cr_op_check_dtype(ctx, r->y_scale, f32));
+        CR_TRY(cr_quant_param_count(ctx, r->a_scale, "a_scale", sh->m, &cnt));
+        CR_TRY(cr_quant_param_count(ctx, r->b_scale, "b_scale", sh->n, &cnt));
+        CR_TRY(cr_quant_param_count(ctx, r->y_scale, "y_scale", 1, &cnt));
+        if (input_or_null(ctx, r->y_zp)) {
+            static const cnnrun_dtype q8o[] = {CNNRUN_UINT8, CNNRUN_INT8, 0};
+            CR_TRY(cr_op_check_dtype(ctx, r->y_zp, q8o));
+            CR_TRY(cr_quant_param_count(ctx, r->y_zp, "y_zero_point", 1, &cnt));
+        }
+    }
+    return NULL;
+}
+
+static cnnrun_dtype qmm_out_type(const cr_op_ctx *ctx, const qmm_roles *r)
+{
+    if (r->y_scale < 0) return CNNRUN_INT32;
+    const cr_tensor *zp = input_or_null(ctx, r->y_zp);
+    return zp ? zp->dtype : CNNRUN_UINT8;
+}
+
+static cnnrun_status *qmm_infer(cr_op_ctx *ctx, const qmm_roles *r)
+{
+    qmm_shape sh;
+    CR_TRY(qmm_shape_of(ctx, r, &sh));
+    cr_set_output(ctx, 0, qmm_out_type(ctx, r), sh.out_rank, sh.out_dims);
+    return NULL;
+}
+
+static cnnrun_status *qlinear_matmul_infer(cr_op_ctx *ctx)
+{
+    CR_TRY(cr_op_check_inputs(ctx, 8, 8));
+    return qmm_infer(ctx, &qlinear_roles);
+}
+
+static cnnrun_status *matmul_integer_infer(cr_op_ctx *ctx)
+{
+    CR_TRY(cr_op_check_inputs(ctx, 2, 4));
+    return qmm_infer(ctx, &integer_roles);
+}
+
+/* Scratch: B's batches transposed to [N, K] int16 with the zero point removed. */
+static cnnrun_status *qmm_prepare(cr_op_ctx *ctx, const qmm_roles *r)
+{
+    qmm_shape sh;
+    CR_TRY(qmm_shape_of(ctx, r, &sh));
+    size_t b_count = (size_t)cr_tensor_count(ctx->in[r->b]);
+    if (b_count > CR_MAX_TENSOR_BYTES / 2)
+        return cr_op_error(ctx, CNNRUN_ERR_OUT_OF_MEMORY, "B is too large to transpose");
+    ctx->scratch_bytes = b_count * sizeof(int16_t);
+    return NULL;
+}
+
+static cnnrun_status *qlinear_matmul_prepare(cr_op_ctx *ctx)
+{
+    return qmm_prepare(ctx, &qlinear_roles);
+}
+
+static cnnrun_status *matmul_integer_prepare(cr_op_ctx *ctx)
+{
+    return qmm_prepare(ctx, &integer_roles);
+}
+
+static int op_threads(const cr_op_ctx *ctx)
+{
+    return ctx->env && ctx->env->threads > 0 ? ctx->env->threads : 1;
+}
+
+static cnnrun_status *qmm_run(cr_op_ctx *ctx, const qmm_roles *r)
+{
+    qmm_shape sh;
+    CR_TRY(qmm_shape_of(ctx, r, &sh));
+    const cr_tensor *a = ctx->in[r->a], *b = ctx->in[r->b];
+    const cr_tensor *azp = input_or_null(ctx, r->a_zp), *bzp = input_or_null(ctx, r->b_zp);
+    bool azp_row = azp && cr_tensor_count(azp) > 1, bzp_col = bzp && cr_tensor_count(bzp) > 1;
+    int16_t *bt = ctx->scratch;
+    int64_t b_mats = cr_tensor_count(b) / (sh.k * sh.n > 0 ? sh.k * sh.n : 1);
+    for (int64_t bm = 0; bm < b_mats && sh.k * sh.n > 0; bm++)
+        for (int64_t kk = 0; kk < sh.k; kk++)
+            for (int64_t nn = 0; nn < sh.n; nn++)
+                bt[(bm * sh.n + nn) * sh.k + kk] =
+                    (int16_t)(cr_quant_zp(b, (bm * sh.k + kk) * sh.n + nn) - cr_quant_zp(bzp, bzp_col ? nn : 0));
+    bool requant = r->y_scale >= 0;
+    const float *as = NULL, *bs = NULL;
+    float ys = 1.0f;
+    int32_t zy = 0, lo = 0, hi = 0;
+    bool as_row = false, bs_col = false;
+    cnnrun_dtype out_type = ctx->out[0]->dtype;
+    if (requant) {
+        as = ctx->in[r->a_scale]->data;
+        bs = ctx->in[r->b_scale]->data;
+        as_row = cr_tensor_count(ctx->in[r->a_scale]) > 1;
+        bs_col = cr_tensor_count(ctx->in[r->b_scale]) > 1;
+        ys = *(const float *)ctx->in[r->y_scale]->data;
+        zy = cr_quant_zp(input_or_null(ctx, r->y_zp), 0);
+        cr_quant_range(out_type, &lo, &hi);
+    }
+    int64_t rows = sh.batch * sh.m;
+    #pragma omp parallel for num_threads(op_threads(ctx)) if (rows * sh.n * sh.k > 65536)
+    for (int64_t row = 0; row < rows; row++) {
+        int64_t bi = row / sh.m, mm = row % sh.m;
+        /* batch offsets of A and B for output batch bi */
+        int64_t aoff = 0, boff = 0, rem = bi;
+        for (int d = sh.batch_rank - 1; d >= 0; d--) {
+            int64_t idx = rem % sh.batch_dims[d];
+            rem /= sh.batch_dims[d];
+            aoff += idx * sh.a_batch_stride[d];
+            boff += idx * sh.b_batch_stride[d];
+        }
+        int32_t za = cr_quant_zp(azp, azp_row ? mm : 0);
+        int16_t arow[4096];
+        const int16_t *bmat = bt + boff; /* [N, K] at the same element offset as B's [K, N] */
+        for (int64_t nn = 0; nn < sh.n; nn++) {
+            int64_t acc = 0;
+            for (int64_t k0 = 0; k0 < sh.k; k0 += 4096) {
+                int64_t kn = sh.k - k0 < 4096 ? sh.k - k0 : 4096;
+                for (int64_t kk = 0; kk < kn; kk++)
+                    arow[kk] = (int16_t)(cr_quant_zp(a, aoff + mm * sh.k + k0 + kk) - za);
+                int32_t part = 0;
+                const int16_t *bk = bmat + nn * sh.k + k0;
+                for (int64_t kk = 0; kk < kn; kk++) part += (int32_t)arow[kk] * bk[kk];
+                acc += part;
+            }
+            int64_t yi = row * sh.n + nn;
+            if (!requant) {
+                ((int32_t *)ctx->out[0]->data)[yi] = (int32_t)acc;
+                continue;
+            }
+            float mult = as[as_row ? mm : 0] * bs[bs_col ? nn : 0] / ys;
+            int32_t q = cr_quantize_value((float)acc * mult, zy, lo, hi);
+            if (out_type == CNNRUN_INT8) ((int8_t *)ctx->out[0]->data)[yi] = (int8_t)q;
+            else ((uint8_t *)ctx->out[0]->data)[yi] = (uint8_t)q;
+        }
+    }
+    return NULL;
+}
+
+static cnnrun_status *qlinear_matmul_run(cr_op_ctx *ctx)
+{
+    return qmm_run(ctx, &qlinear_roles);
+}
+
+static cnnrun_status *matmul_integer_run(cr_op_ctx *ctx)
+{
+    return qmm_run(ctx, &integer_roles);
+}
+
+static double qmm_flops(const cr_op_ctx *ctx)
+{
+    const cr_tensor *a = ctx->in[0];
+    return 2.0 * (double)cr_tensor_count(ctx->out[0]) * (double)a->dims[a->rank - 1];
+}
+
+static const cr_op qlinear_matmul_op = {
+    .op_type = "QLinearMatMul", .domain = "", .opset_min = 10, .opset_max = 17,
+    .infer = qlinear_matmul_infer, .prepare = qlinear_matmul_prepare, .run = qlinear_matmul_run,
+    .flops = qmm_flops,
+};
+static const cr_op matmul_integer_op = {
+    .op_type = "MatMulInteger", .domain = "", .opset_min = 10, .opset_max = 17,
+    .infer = matmul_integer_infer, .prepare = matmul_integer_prepare, .run = matmul_integer_run,
+    .flops = qmm_flops,
+};
+
+const cr_op *const cr_ops_qmatmul[] = {&qlinear_matmul_op, &matmul_integer_op, NULL};

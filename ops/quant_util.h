@@ -1,0 +1,53 @@
+/* Quantization parameters shared by the quantization ops (QuantizeLinear, DequantizeLinear,
+ * QLinearConv, QLinearMatMul, ConvInteger, MatMulInteger): checking a scale / zero-point pair
+ * against the tensor it describes, reading them as float / int32, and ONNX's rounding and
+ * saturation. */
+#ifndef CR_QUANT_UTIL_H
+#define CR_QUANT_UTIL_H
+
+#include <math.h>
+#include <stdint.h>
+
+#include "op_util.h"
+
+/* How many values a scale or zero-point tensor holds when it is valid: 1 (a scalar, or a 1-D
+ * tensor of one element) or `channels` (a 1-D tensor, one value per channel of the quantized
+ * axis). Anything else is refused, naming `role` and the expected shape. */
+cnnrun_status *cr_quant_param_count(const cr_op_ctx *ctx, int input, const char *role, int64_t channels,
+                                    int64_t *count);
+
+/* Checks that input `input` (a zero point, optional: NULL passes) is uint8 or int8 (or, with
+ * allow_int32, int32) and, if `match` >= 0, has the dtype of input `match`. */
+cnnrun_status *cr_quant_check_zero_point(const cr_op_ctx *ctx, int input, const char *role, int match);
+
+/* Value i of a zero point of dtype dt (uint8, int8 or int32) as int32; t NULL reads 0. */
+static inline int32_t cr_quant_zp(const cr_tensor *t, int64_t i)
+{
+    if (!t) return 0;
+    switch (t->dtype) {
+    case CNNRUN_UINT8: return ((const uint8_t *)t->data)[i];
+    case CNNRUN_INT8: return ((const int8_t *)t->data)[i];
+    default: return ((const int32_t *)t->data)[i];
+    }
+}
+
+/* The quantized range of an 8-bit dtype. */
+static inline void cr_quant_range(cnnrun_dtype dt, int32_t *lo, int32_t *hi)
+{
+    *lo = dt == CNNRUN_INT8 ? -128 : 0;
+    *hi = dt == CNNRUN_INT8 ? 127 : 255;
+}
+
+/* ONNX's quantization of one value: round half to even (rintf in the default rounding mode),
+ * add the zero point, saturate to [lo, hi]. NaN, which ONNX leaves undefined, gives the zero
+ * point (the quantized zero). */
+static inline int32_t cr_quantize_value(float v, int32_t zp, int32_t lo, int32_t hi)
+{
+    if (isnan(v)) return zp < lo ? lo : zp > hi ? hi : zp;
+    float r = rintf(v) + (float)zp;
+    if (r < (float)lo) return lo;
+    if (r > (float)hi) return hi;
+    return (int32_t)r;
+}
+
+#endif

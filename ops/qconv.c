@@ -536,4 +536,26 @@ static const cr_op conv_integer_op = {
     .destroy = cr_qconv_destroy, .describe = cr_qconv_describe, .flops = conv_integer_flops,
 };
 
+static cnnrun_status *qdq_conv_prepare(cr_op_ctx *ctx)
+{
+    return cr_qconv_prepare_roles(ctx, &qlinear_roles, false);
+}
+
+static cnnrun_status *qdq_conv_relu_prepare(cr_op_ctx *ctx)
+{
+    return cr_qconv_prepare_roles(ctx, &qlinear_roles, true);
+}
+
+/* Not in the registry: the planner makes these steps for the QDQ pattern. */
+const cr_op cr_qdq_conv_op = {
+    .op_type = "QLinearConv", .domain = "", .opset_min = 1, .opset_max = CR_OPSET_MAX,
+    .infer = qlinear_conv_infer, .prepare = qdq_conv_prepare, .run = cr_qconv_run,
+    .destroy = cr_qconv_destroy, .describe = cr_qconv_describe, .flops = qlinear_conv_flops,
+};
+const cr_op cr_qdq_conv_relu_op = {
+    .op_type = "QLinearConv", .domain = "", .opset_min = 1, .opset_max = CR_OPSET_MAX,
+    .infer = qlinear_conv_infer, .prepare = qdq_conv_relu_prepare, .run = cr_qconv_run,
+    .destroy = cr_qconv_destroy, .describe = cr_qconv_describe, .flops = qlinear_conv_flops,
+};
+
 const cr_op *const cr_ops_qconv[] = {&qlinear_conv_op, &conv_integer_op, NULL};

@@ -1,0 +1,6 @@
+# int8 models quantized by ONNX Runtime's quantize_static (QDQ and QOperator, per-tensor and
+# per-channel), run by cnnrun and compared with ONNX Runtime's committed outputs: every uint8
+# activation within one quantization step. The fixtures are committed (tests/fixtures/quantized/,
+# 1.7 MB, no file over 160 kB), made by tests/fixtures/make_quantized_models.py in a venv with
+# onnxruntime from PyPI, so CI needs no onnxruntime.
+cnnrun_py_test(quantized_models test_quantized.py LABELS quantized)

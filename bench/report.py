@@ -4,6 +4,8 @@ Rows in float32 (the goals) and in cnnrun's optional bfloat16 go to separate tab
 row is judged by its speed and its accuracy loss, and counts toward no float32 goal."""
 import os
 
+import peaks
+
 MB = 2 ** 20
 # Above this share of the machine taken by other processes during a row, its latencies are suspect.
 BUSY_LIMIT = 0.10
@@ -111,17 +113,45 @@ def progress_line(row):
             f"{100 * others_share(row):.0f}% of the machine")
 
 
+def peak_share_text(row):
+    peak = row["cnnrun"].get("peak")
+    return f"{100 * peak['share']:.0f}%" if peak else "?"
+
+
+def peaks_section(machine_peaks, threads):
+    """The arithmetic peaks measured on this machine, which bound every row's GFLOP/s."""
+    if not machine_peaks:
+        return ["Not measured in this run (results from a harness without bench/machine_peak.c)."]
+    lines = ["Register-only loops of one instruction kind (bench/machine_peak.c), best of 3 "
+             "repetitions, measured before and after the rows (the higher figure kept). Every "
+             "row's *share of peak* is its GFLOP/s over the peak of the arithmetic its kernels "
+             "ran: float32 FMA for the float32 rows; for the bfloat16 rows AMX when oneDNN "
+             "dispatched to it, else AVX-512 BF16. A row above 100% is **invalid**: its FLOP "
+             "count or its time is wrong, or it was measured elsewhere.", "",
+             f"| kind | 1 thread GFLOP/s | {threads} threads GFLOP/s |", "|---|---|---|"]
+    for kind, value in machine_peaks.items():
+        text = peaks.KIND_TEXT.get(kind, kind)
+        if isinstance(value, str):
+            lines.append(f"| {text} | {cell(value)} | — |")
+        else:
+            one, many = value.get("1"), value.get(str(threads))
+            lines.append(f"| {text} | {one if one is not None else '—'} | "
+                         f"{many if many is not None else '—'} |")
+    return lines
+
+
 def speed_table(rows):
     out = ["| model | batch | input | GFLOP | cnnrun median ms | cnnrun min ms | "
-           "ORT median ms | ORT min ms | ratio median | ratio min | cnnrun GFLOP/s | samples | "
-           "round spread cnnrun / ORT | others' CPU | outputs max rel diff |",
-           "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+           "ORT median ms | ORT min ms | ratio median | ratio min | cnnrun GFLOP/s | "
+           "share of peak | samples | round spread cnnrun / ORT | others' CPU | "
+           "outputs max rel diff |",
+           "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         shapes = "; ".join("×".join(map(str, s)) for s in r["input_shapes"].values())
         gflop = f"{r['flops'] / 1e9:.3g}" if r.get("flops") else "?"
         if not measured(r):
             out.append(f"| {r['model']} | {r['batch']} | {shapes} | {gflop} | "
-                       f"**failed**: {cell(r['error'])} ||||||||||")
+                       f"**failed**: {cell(r['error'])} |||||||||||")
             continue
         c, o = r["cnnrun"], r["ort"]
         if r["error"]:
@@ -137,7 +167,8 @@ def speed_table(rows):
             diff += f" ({cell(r['error'])})"
         out.append(f"| {r['model']} | {r['batch']} | {shapes} | {gflop} | {ms(c['median_ms'])} | "
                    f"{ms(c['min_ms'])} | {ms(o['median_ms'])} | {ms(o['min_ms'])} | {rmed} | "
-                   f"{rmin} | {gps} | {c['samples']} | {noise} | {others} | {diff} |")
+                   f"{rmin} | {gps} | {peak_share_text(r)} | {c['samples']} | {noise} | {others} | "
+                   f"{diff} |")
     return out
 
 
@@ -164,16 +195,16 @@ def bf16_table(rows, fp32_rows):
                    for r in fp32_rows if valid(r)}
     out = ["| model | batch | cnnrun bf16 median ms | cnnrun bf16 min ms | ORT f32 median ms | "
            "ORT f32 min ms | ratio median | ratio min | cnnrun f32 median ms | bf16 speed-up "
-           "over cnnrun f32 | cnnrun GFLOP/s | samples | round spread cnnrun / ORT | "
-           "others' CPU | max rel diff vs ORT f32 | top-1 agreement |",
-           "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+           "over cnnrun f32 | cnnrun GFLOP/s | share of peak | samples | round spread cnnrun / "
+           "ORT | others' CPU | max rel diff vs ORT f32 | top-1 agreement |",
+           "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         if not measured(r):
             out.append(f"| {r['model']} | {r['batch']} | **failed**: {cell(r['error'])} "
-                       "||||||||||||||")
+                       "|||||||||||||||")
             continue
         c, o = r["cnnrun"], r["ort"]
-        if r["error"]:  # outputs that could not be compared at all (shape, NaN)
+        if r["error"]:  # outputs that could not be compared (shape, NaN), or above the peak
             rmed = rmin = "**invalid**"
         else:
             rmed = f"**{ratio(c['median_ms'], o['median_ms']):.2f}**"
@@ -186,8 +217,8 @@ def bf16_table(rows, fp32_rows):
         diff = rel_diff_text(r) + (f" ({cell(r['error'])})" if r["error"] else "")
         out.append(f"| {r['model']} | {r['batch']} | {ms(c['median_ms'])} | {ms(c['min_ms'])} | "
                    f"{ms(o['median_ms'])} | {ms(o['min_ms'])} | {rmed} | {rmin} | {ms(f32)} | "
-                   f"{speedup} | {gps} | {c['samples']} | {noise} | {others} | {diff} | "
-                   f"{top1_text(r)} |")
+                   f"{speedup} | {gps} | {peak_share_text(r)} | {c['samples']} | {noise} | "
+                   f"{others} | {diff} | {top1_text(r)} |")
     return out
 
 
@@ -379,7 +410,9 @@ def markdown(results, vision, seq):
     lines = ["# Benchmarks: cnnrun against ONNX Runtime (CPU)", ""]
     if args.get("note"):
         lines += [f"> {args['note']}", ""]
-    lines += [f"Generated {results['date']} in {results['elapsed_s'] / 60:.1f} min by:", "",
+    lines += [f"Generated {results['date']} in {results['elapsed_s'] / 60:.1f} min on "
+              f"{m['cpu']['model']} ({m['cpu']['logical_cpus']} logical CPUs; peaks and details "
+              "under *Machine*) by:", "",
               f"    {results['command']}", "",
               "Ratio = cnnrun / ONNX Runtime latency: below 1 means cnnrun is faster.", ""]
     flagged = [case_name(r) for r in results["rows"] if busy(r)]
@@ -401,6 +434,8 @@ def markdown(results, vision, seq):
     lines += goals_table(rows, vision, seq, bf16_rows, bf16)
     lines += ["", "## Machine", ""]
     lines += machine_section(m, results["baselines"])
+    lines += ["", "### Arithmetic peaks", ""]
+    lines += peaks_section(results.get("peaks"), args["threads"])
     lines += ["", "## Environment", ""]
     lines += environment_section(m["env"])
     lines += ["", "## Method", ""]

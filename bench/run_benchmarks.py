@@ -54,6 +54,7 @@ import children  # noqa: E402
 import cpu_load  # noqa: E402
 import flops  # noqa: E402
 import machine  # noqa: E402
+import peaks  # noqa: E402
 import report  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -280,6 +281,17 @@ def summarise(row, baselines):
 
 # --- the run ----------------------------------------------------------------------------------
 
+def measure_peaks(args, program):
+    """The machine's arithmetic peaks on 1 and args.threads threads, after waiting for a quiet
+    machine when asked (a busy one only lowers them)."""
+    if args.wait_quiet:
+        cpu_load.wait_until_quiet(args.wait_quiet)
+    measured = peaks.measure(program, args.threads)
+    log("machine peaks (GFLOP/s): " + ", ".join(
+        f"{kind} {v.get(str(args.threads), '?')}" for kind, v in measured.items() if isinstance(v, dict)))
+    return measured
+
+
 def measure_baselines(runtimes):
     baselines = {}
     for rt in runtimes:
@@ -357,8 +369,9 @@ def main():
         [os.path.relpath(os.path.abspath(sys.argv[0]), REPO), *sys.argv[1:]])
     bench_program = os.path.join(args.build, "cnnrun_bench")
     launcher = os.path.join(args.build, "peak_rss")
+    peak_program = os.path.join(args.build, "machine_peak")
     library = os.path.join(args.build, "libcnnrun.so")
-    for program in (bench_program, launcher):
+    for program in (bench_program, launcher, peak_program):
         if not os.path.exists(program):
             sys.exit(f"{program} is missing: build first "
                      f"(cmake -S . -B {args.build} && cmake --build {args.build} -j2)")
@@ -382,6 +395,7 @@ def main():
     bf16 = probe_bf16(args, runtimes[0], bf16_models[0]) if bf16_models else \
         {"skipped": None, "onednn": None, "probe": None}
     baselines = measure_baselines(runtimes)
+    peaks_before = measure_peaks(args, peak_program)
 
     rows = []
     for name in args.models:
@@ -395,10 +409,15 @@ def main():
                 rows.append(row)
                 log(report.progress_line(row) + f"  [{time.monotonic() - case_start:.0f} s]")
 
+    machine_peaks = peaks.combine(peaks_before, measure_peaks(args, peak_program))
+    for row in rows:
+        peaks.judge_row(row, machine_peaks, args.threads,
+                        bf16["onednn"] if row.get("precision") == "bf16" else None)
     info["loadavg"] = {"before": load_before, "after": os.getloadavg()}
     elapsed = time.monotonic() - started
     results = {"date": date, "command": command, "elapsed_s": elapsed, "args": vars(args),
-               "machine": info, "baselines": baselines, "bf16": bf16, "rows": rows}
+               "machine": info, "baselines": baselines, "bf16": bf16, "peaks": machine_peaks,
+               "rows": rows}
     with open(os.path.join(args.build, "bench", "results.json"), "w") as f:
         json.dump(results, f, indent=1)
     with open(args.out, "w") as f:

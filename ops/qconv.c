@@ -39,9 +39,11 @@ static const cr_tensor *input_or_null(const cr_op_ctx *ctx, int i)
     return i >= 0 && i < ctx->n_in ? ctx->in[i] : NULL;
 }
 
+/* Whether the oneDNN kernel can be made now: x's zero point may be computed (a run-time zero
+ * point, as DynamicQuantizeLinear makes for ConvInteger); everything else must be constant. */
 static bool roles_const(const cr_op_ctx *ctx, const qconv_roles *r)
 {
-    int idx[] = {r->w, r->x_zp, r->w_zp, r->x_scale, r->w_scale, r->y_scale, r->y_zp};
+    int idx[] = {r->w, r->w_zp, r->x_scale, r->w_scale, r->y_scale, r->y_zp};
     for (size_t i = 0; i < sizeof idx / sizeof *idx; i++) {
         const cr_tensor *t = input_or_null(ctx, idx[i]);
         if (t && !t->data) return false;
@@ -67,6 +69,7 @@ typedef struct qconv_state {
     bool reorder_in, reorder_out;
     size_t src_off, dst_off; /* of the NHWC copies in scratch */
     int32_t zp_src, zp_dst;
+    bool has_zp_src;     /* x has a zero point that is not a constant 0: read at each run */
     /* fused activation (the planner's QDQ fusion: Relu between the convolution and the
      * QuantizeLinear), applied to the requantised real value in both kernels */
     bool relu;
@@ -267,7 +270,7 @@ static cnnrun_status *qconv_build_dnnl(cr_op_ctx *ctx, qconv_state *s, const flo
     CR_TRY(cr_dnnl_attr_create(&attr));
     static const int32_t runtime_zp = DNNL_RUNTIME_S32_VAL;
     cnnrun_status *st = NULL;
-    if (s->zp_src != 0)
+    if (s->has_zp_src)
         st = cr_dnnl_check(dnnl_primitive_attr_set_zero_points(attr, DNNL_ARG_SRC, 1, 0, &runtime_zp),
                            "source zero point");
     if (!st && s->requant) {
@@ -304,7 +307,7 @@ static cnnrun_status *qconv_build_dnnl(cr_op_ctx *ctx, qconv_state *s, const flo
     dnnl_memory_desc_t zp_md;
     int64_t one = 1;
     CR_TRY(cr_dnnl_md_plain_typed(&zp_md, 1, &one, dnnl_s32));
-    if (s->zp_src != 0)
+    if (s->has_zp_src)
         CR_TRY(cr_dnnl_prim_arg_md(&s->conv, ctx->env, DNNL_ARG_ATTR_ZERO_POINTS | DNNL_ARG_SRC, &zp_md, &s->zp_src));
     if (s->requant && s->zp_dst != 0)
         CR_TRY(cr_dnnl_prim_arg_md(&s->conv, ctx->env, DNNL_ARG_ATTR_ZERO_POINTS | DNNL_ARG_DST, &zp_md, &s->zp_dst));
@@ -350,7 +353,9 @@ static cnnrun_status *cr_qconv_prepare_roles(cr_op_ctx *ctx, const qconv_roles *
     ctx->state = s;
     if (s->empty || !roles_const(ctx, r)) return NULL;
     /* Everything the oneDNN path needs is known now. */
-    s->zp_src = cr_quant_zp(input_or_null(ctx, r->x_zp), 0);
+    const cr_tensor *xzp = input_or_null(ctx, r->x_zp);
+    s->has_zp_src = xzp && (!xzp->data || cr_quant_zp(xzp, 0) != 0);
+    if (xzp && xzp->data) s->zp_src = cr_quant_zp(xzp, 0);
     if (s->requant) {
         s->zp_dst = cr_quant_zp(input_or_null(ctx, r->y_zp), 0);
         const cr_tensor *ws = ctx->in[r->w_scale];
@@ -389,6 +394,7 @@ static cnnrun_status *conv_integer_prepare(cr_op_ctx *ctx)
 static cnnrun_status *qconv_run_dnnl(cr_op_ctx *ctx, qconv_state *s)
 {
     char *scratch = ctx->scratch;
+    if (s->has_zp_src) s->zp_src = cr_quant_zp(ctx->in[s->roles.x_zp], 0);
     void *src = ctx->in[s->roles.x]->data, *dst = ctx->out[0]->data;
     if (s->reorder_in) {
         cr_dnnl_prim_set(&s->to_nhwc, DNNL_ARG_FROM, src);

@@ -8,13 +8,19 @@
  *                   acc the MatMulInteger product; a's parameters per tensor or per row, b's
  *                   per tensor or per column; y uint8 or int8.
  *
- * Exact int32 sums in plain C, parallel over rows. B is transposed once into a [batch, N, K]
- * int16 copy with its zero point removed, so the inner loop is a contiguous dot product the
- * compiler vectorises; these ops are the classifier heads of quantized CNNs (a few hundred
- * thousand multiply-adds), not their bulk, which the int8 convolutions carry on oneDNN. */
+ * When B is a constant matrix ([K, N], the weights of a quantized model, static or dynamic) and
+ * A's zero point is one value, the product runs on oneDNN's int8 matmul: A viewed as [rows, K],
+ * B shifted by its zero point(s) to int8 once at prepare (exact when the result stays in
+ * [-128, 127], as for symmetric int8 weights; otherwise the C kernel runs), A's zero point a
+ * run-time zero point read at each run (so DynamicQuantizeLinear's computed zero point works),
+ * the requantisation per-column output scales and a destination zero point.
+ * Otherwise: exact int32 sums in plain C, parallel over rows, B transposed once per run into a
+ * [batch, N, K] int16 scratch copy with its zero point removed, so the inner loop is a
+ * contiguous dot product the compiler vectorises. */
 #include <stdlib.h>
 #include <string.h>
 
+#include "dnnl_util.h"
 #include "quant_util.h"
 
 typedef struct qmm_roles {
@@ -123,11 +129,122 @@ static cnnrun_status *matmul_integer_infer(cr_op_ctx *ctx)
     return qmm_infer(ctx, &integer_roles);
 }
 
-/* Scratch: B's batches transposed to [N, K] int16 with the zero point removed. */
+typedef struct qmm_state {
+    qmm_roles roles;
+    bool use_dnnl;
+    cr_dnnl_prim prim;
+    int32_t zp_src, zp_dst; /* the memory of oneDNN's run-time zero points */
+    bool has_zp_src;
+} qmm_state;
+
+static void qmm_destroy(void *state)
+{
+    qmm_state *s = state;
+    if (!s) return;
+    cr_dnnl_prim_destroy(&s->prim);
+    free(s);
+}
+
+static dnnl_data_type_t dnnl_type_of(cnnrun_dtype dt)
+{
+    return dt == CNNRUN_UINT8 ? dnnl_u8 : dt == CNNRUN_INT8 ? dnnl_s8 : dnnl_s32;
+}
+
+static bool const_or_absent(const cr_tensor *t)
+{
+    return !t || t->data;
+}
+
+/* The oneDNN int8 matmul for a constant 2-D B; false (nothing made) when it does not apply. */
+static bool qmm_build_dnnl(cr_op_ctx *ctx, qmm_state *s, const qmm_shape *sh)
+{
+    const qmm_roles *r = &s->roles;
+    const cr_tensor *a = ctx->in[r->a], *b = ctx->in[r->b];
+    const cr_tensor *azp = input_or_null(ctx, r->a_zp), *bzp = input_or_null(ctx, r->b_zp);
+    bool requant = r->y_scale >= 0;
+    if (!b->data || b->rank != 2 || a->rank < 2 || (azp && cr_tensor_count(azp) != 1) || !const_or_absent(bzp))
+        return false;
+    if (requant && !(ctx->in[r->a_scale]->data && ctx->in[r->b_scale]->data && ctx->in[r->y_scale]->data &&
+                     cr_tensor_count(ctx->in[r->a_scale]) == 1 && const_or_absent(input_or_null(ctx, r->y_zp))))
+        return false;
+    int64_t rows = sh->batch * sh->m, k = sh->k, n = sh->n;
+    if (rows == 0 || k == 0 || n == 0) return false;
+    int8_t *shifted = malloc((size_t)(k * n));
+    float *mult = requant ? malloc((size_t)n * sizeof *mult) : NULL;
+    bool ok = shifted && (!requant || mult);
+    bool bzp_col = bzp && cr_tensor_count(bzp) > 1;
+    for (int64_t i = 0; ok && i < k * n; i++) {
+        int32_t v = cr_quant_zp(b, i) - cr_quant_zp(bzp, bzp_col ? i % n : 0);
+        ok = v >= -128 && v <= 127;
+        if (ok) shifted[i] = (int8_t)v;
+    }
+    cnnrun_status *st = NULL;
+    dnnl_primitive_attr_t attr = NULL;
+    int64_t a_dims[2] = {rows, k}, b_dims[2] = {k, n}, y_dims[2] = {rows, n};
+    dnnl_memory_desc_t a_md, b_md, b_user_md, y_md, zp_md;
+    if (ok) {
+        const cr_tensor *bs = requant ? ctx->in[r->b_scale] : NULL;
+        if (requant) {
+            float as = *(const float *)ctx->in[r->a_scale]->data, ys = *(const float *)ctx->in[r->y_scale]->data;
+            for (int64_t c = 0; c < n; c++)
+                mult[c] = as * ((const float *)bs->data)[cr_tensor_count(bs) > 1 ? c : 0] / ys;
+        }
+        s->has_zp_src = azp != NULL;
+        s->zp_dst = requant ? cr_quant_zp(input_or_null(ctx, r->y_zp), 0) : 0;
+        static const int32_t runtime_zp = DNNL_RUNTIME_S32_VAL;
+        int64_t one = 1;
+        st = cr_dnnl_md_plain_typed(&a_md, 2, a_dims, dnnl_type_of(a->dtype));
+        if (!st) st = cr_dnnl_md_any_typed(&b_md, 2, b_dims, dnnl_s8);
+        if (!st) st = cr_dnnl_md_plain_typed(&b_user_md, 2, b_dims, dnnl_s8);
+        if (!st) st = cr_dnnl_md_plain_typed(&y_md, 2, y_dims, dnnl_type_of(ctx->out[0]->dtype));
+        if (!st) st = cr_dnnl_md_plain_typed(&zp_md, 1, &one, dnnl_s32);
+        if (!st) st = cr_dnnl_attr_create(&attr);
+        if (!st && s->has_zp_src)
+            st = cr_dnnl_check(dnnl_primitive_attr_set_zero_points(attr, DNNL_ARG_SRC, 1, 0, &runtime_zp),
+                               "source zero point");
+        if (!st && requant)
+            st = cr_dnnl_check(dnnl_primitive_attr_set_output_scales(attr, cr_tensor_count(bs) > 1 ? n : 1,
+                                                                     cr_tensor_count(bs) > 1 ? 1 << 1 : 0, mult),
+                               "output scales");
+        if (!st && s->zp_dst != 0)
+            st = cr_dnnl_check(dnnl_primitive_attr_set_zero_points(attr, DNNL_ARG_DST, 1, 0, &runtime_zp),
+                               "destination zero point");
+        dnnl_matmul_desc_t desc;
+        if (!st) st = cr_dnnl_check(dnnl_matmul_desc_init(&desc, &a_md, &b_md, NULL, &y_md), "int8 matmul descriptor");
+        if (!st) st = cr_dnnl_prim_create(&s->prim, ctx->env, &desc, attr, "int8 matmul");
+        if (!st) st = cr_dnnl_prim_arg(&s->prim, ctx->env, DNNL_ARG_SRC, NULL);
+        if (!st) st = cr_dnnl_prim_const_arg(&s->prim, ctx->env, DNNL_ARG_WEIGHTS, &b_user_md, shifted);
+        if (!st) st = cr_dnnl_prim_arg(&s->prim, ctx->env, DNNL_ARG_DST, NULL);
+        if (!st && s->has_zp_src)
+            st = cr_dnnl_prim_arg_md(&s->prim, ctx->env, DNNL_ARG_ATTR_ZERO_POINTS | DNNL_ARG_SRC, &zp_md, &s->zp_src);
+        if (!st && s->zp_dst != 0)
+            st = cr_dnnl_prim_arg_md(&s->prim, ctx->env, DNNL_ARG_ATTR_ZERO_POINTS | DNNL_ARG_DST, &zp_md, &s->zp_dst);
+    }
+    if (attr) dnnl_primitive_attr_destroy(attr);
+    free(shifted);
+    free(mult);
+    if (!ok || st) { /* a combination oneDNN has no kernel for: the C kernel computes it */
+        cnnrun_status_free(st);
+        cr_dnnl_prim_destroy(&s->prim);
+        return false;
+    }
+    ctx->scratch_bytes = s->prim.scratch_bytes;
+    return true;
+}
+
+/* Scratch of the C kernel: B's batches transposed to [N, K] int16 with the zero point removed. */
 static cnnrun_status *qmm_prepare(cr_op_ctx *ctx, const qmm_roles *r)
 {
     qmm_shape sh;
     CR_TRY(qmm_shape_of(ctx, r, &sh));
+    qmm_state *s = calloc(1, sizeof *s);
+    if (!s) return cr_op_error(ctx, CNNRUN_ERR_OUT_OF_MEMORY, "cannot allocate the matmul state");
+    s->roles = *r;
+    ctx->state = s;
+    if (qmm_build_dnnl(ctx, s, &sh)) {
+        s->use_dnnl = true;
+        return NULL;
+    }
     size_t b_count = (size_t)cr_tensor_count(ctx->in[r->b]);
     if (b_count > CR_MAX_TENSOR_BYTES / 2)
         return cr_op_error(ctx, CNNRUN_ERR_OUT_OF_MEMORY, "B is too large to transpose");
@@ -150,8 +267,19 @@ static int op_threads(const cr_op_ctx *ctx)
     return ctx->env && ctx->env->threads > 0 ? ctx->env->threads : 1;
 }
 
+static cnnrun_status *qmm_run_dnnl(cr_op_ctx *ctx, qmm_state *s)
+{
+    if (s->has_zp_src) s->zp_src = cr_quant_zp(ctx->in[s->roles.a_zp], 0);
+    cr_dnnl_prim_set(&s->prim, DNNL_ARG_SRC, ctx->in[s->roles.a]->data);
+    cr_dnnl_prim_set(&s->prim, DNNL_ARG_DST, ctx->out[0]->data);
+    cnnrun_status *st = cr_dnnl_prim_execute(&s->prim, ctx->env, ctx->scratch);
+    return st ? cr_dnnl_node_error(ctx, st) : NULL;
+}
+
 static cnnrun_status *qmm_run(cr_op_ctx *ctx, const qmm_roles *r)
 {
+    qmm_state *s = ctx->state;
+    if (s && s->use_dnnl) return qmm_run_dnnl(ctx, s);
     qmm_shape sh;
     CR_TRY(qmm_shape_of(ctx, r, &sh));
     const cr_tensor *a = ctx->in[r->a], *b = ctx->in[r->b];
@@ -229,6 +357,12 @@ static cnnrun_status *matmul_integer_run(cr_op_ctx *ctx)
     return qmm_run(ctx, &integer_roles);
 }
 
+static const char *qmm_describe(const void *state)
+{
+    const qmm_state *s = state;
+    return s->use_dnnl ? cr_dnnl_prim_impl(&s->prim) : "int8 reference (plain C)";
+}
+
 static double qmm_flops(const cr_op_ctx *ctx)
 {
     const cr_tensor *a = ctx->in[0];
@@ -238,12 +372,12 @@ static double qmm_flops(const cr_op_ctx *ctx)
 static const cr_op qlinear_matmul_op = {
     .op_type = "QLinearMatMul", .domain = "", .opset_min = 10, .opset_max = 17,
     .infer = qlinear_matmul_infer, .prepare = qlinear_matmul_prepare, .run = qlinear_matmul_run,
-    .flops = qmm_flops,
+    .destroy = qmm_destroy, .describe = qmm_describe, .flops = qmm_flops,
 };
 static const cr_op matmul_integer_op = {
     .op_type = "MatMulInteger", .domain = "", .opset_min = 10, .opset_max = 17,
     .infer = matmul_integer_infer, .prepare = matmul_integer_prepare, .run = matmul_integer_run,
-    .flops = qmm_flops,
+    .destroy = qmm_destroy, .describe = qmm_describe, .flops = qmm_flops,
 };
 
 const cr_op *const cr_ops_qmatmul[] = {&qlinear_matmul_op, &matmul_integer_op, NULL};

@@ -5,7 +5,8 @@ Environment (set by ctest through cnnrun_py_test): CNNRUN_BIN (the cnnrun progra
 (the repository root; the fixtures are tests/fixtures/quantized/, made by
 tests/fixtures/make_quantized_models.py in a venv with onnxruntime, and committed).
 
-Per model (digits, rescnn) and variant (QDQ / QOperator, per-tensor / per-channel, uint8 weights):
+Per model (digits, rescnn) and variant (QDQ / QOperator, per-tensor / per-channel, uint8 weights;
+for rescnn also quantize_dynamic's DynamicQuantizeLinear + MatMulInteger / ConvInteger):
   - probe: every uint8 activation (each is a graph output of the fixture) within one
     quantization step of ONNX Runtime's (|a - b| <= 1), and every float output within one step of
     the quantization it was dequantized from (the scale of the DequantizeLinear producing it);
@@ -28,7 +29,8 @@ import onnx
 from onnx import numpy_helper
 
 MODELS = ["digits", "rescnn"]
-VARIANTS = ["qdq_tensor", "qdq_channel", "qop_tensor", "qop_channel", "qop_u8w"]
+STATIC_VARIANTS = ["qdq_tensor", "qdq_channel", "qop_tensor", "qop_channel", "qop_u8w"]
+VARIANTS = {"digits": STATIC_VARIANTS, "rescnn": STATIC_VARIANTS + ["dyn_matmul", "dyn_conv_u8w"]}
 FLOAT_HEAD_ATOL = 1e-4
 MIN_AGREEMENT = 0.995
 
@@ -123,7 +125,7 @@ def main():
     for mname in MODELS:
         inputs = os.path.join(fixtures, f"inputs_{mname}.npz")
         probe_inputs = os.path.join(fixtures, f"probe_inputs_{mname}.npz")
-        for vname in VARIANTS:
+        for vname in VARIANTS[mname]:
             name = f"{mname}_{vname}"
             path = os.path.join(fixtures, name + ".onnx")
             tol = float_tolerances(onnx.load(path))

@@ -9,7 +9,8 @@
  *   DynamicQuantizeLinear (11-17)    uint8 quantization with the scale and zero point computed
  *                                    from x's range (widened to include 0), as ONNX defines.
  *
- * Rounding is half to even and results saturate, as the specification says (quant_util.h). */
+ * Rounding is half to even and results saturate, as the specification says (quant_util.h). The
+ * division by the scale is kept (not a multiplication by its inverse, which rounds differently). */
 #include <float.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,7 @@
 #include "quant_util.h"
 
 #define QUANT_PARALLEL_MIN 65536
+#define QUANT_BLOCK 16384
 
 cnnrun_status *cr_quant_param_count(const cr_op_ctx *ctx, int input, const char *role, int64_t channels,
                                     int64_t *count)
@@ -129,18 +131,33 @@ static cnnrun_status *quantize_run(cr_op_ctx *ctx)
     cnnrun_dtype dt = ctx->out[0]->dtype;
     int32_t lo, hi;
     cr_quant_range(dt, &lo, &hi);
-    int64_t rows = sp.outer * sp.channels;
+    /* jobs: each row (one channel's slice) cut into blocks, so that a per-tensor operation, one
+     * long row, still spreads over the threads */
+    int64_t rows = sp.outer * sp.channels, blocks = (sp.inner + QUANT_BLOCK - 1) / QUANT_BLOCK;
     bool parallel = cr_tensor_count(x) >= QUANT_PARALLEL_MIN;
     #pragma omp parallel for num_threads(op_threads(ctx)) if (parallel)
-    for (int64_t r = 0; r < rows; r++) {
-        int64_t c = per ? r % sp.channels : 0;
+    for (int64_t job = 0; job < rows * blocks; job++) {
+        int64_t r = job / blocks, c = per ? r % sp.channels : 0;
         float s = scale[c];
         int32_t zp = cr_quant_zp(zpt, c);
-        for (int64_t i = r * sp.inner; i < (r + 1) * sp.inner; i++) {
-            float v = x->dtype == CNNRUN_INT32 ? (float)((const int32_t *)x->data)[i] : ((const float *)x->data)[i];
-            int32_t q = cr_quantize_value(v / s, zp, lo, hi);
-            if (dt == CNNRUN_INT8) ((int8_t *)ctx->out[0]->data)[i] = (int8_t)q;
-            else ((uint8_t *)ctx->out[0]->data)[i] = (uint8_t)q;
+        int64_t b = r * sp.inner + job % blocks * QUANT_BLOCK, e = b + QUANT_BLOCK;
+        if (e > (r + 1) * sp.inner) e = (r + 1) * sp.inner;
+        /* one straight loop per dtype pair, so that each vectorises */
+        if (x->dtype == CNNRUN_INT32) {
+            const int32_t *xi = x->data;
+            for (int64_t i = b; i < e; i++) {
+                int32_t q = cr_quantize_value((float)xi[i] / s, zp, lo, hi);
+                if (dt == CNNRUN_INT8) ((int8_t *)ctx->out[0]->data)[i] = (int8_t)q;
+                else ((uint8_t *)ctx->out[0]->data)[i] = (uint8_t)q;
+            }
+        } else if (dt == CNNRUN_INT8) {
+            const float *xf = x->data;
+            int8_t *y = ctx->out[0]->data;
+            for (int64_t i = b; i < e; i++) y[i] = (int8_t)cr_quantize_value(xf[i] / s, zp, lo, hi);
+        } else {
+            const float *xf = x->data;
+            uint8_t *y = ctx->out[0]->data;
+            for (int64_t i = b; i < e; i++) y[i] = (uint8_t)cr_quantize_value(xf[i] / s, zp, lo, hi);
         }
     }
     return NULL;
@@ -181,14 +198,17 @@ static cnnrun_status *dequantize_run(cr_op_ctx *ctx)
     const float *scale = ctx->in[1]->data;
     int per = sp.channels > 1;
     float *y = ctx->out[0]->data;
-    int64_t rows = sp.outer * sp.channels;
+    /* jobs: each row (one channel's slice) cut into blocks, so that a per-tensor operation, one
+     * long row, still spreads over the threads */
+    int64_t rows = sp.outer * sp.channels, blocks = (sp.inner + QUANT_BLOCK - 1) / QUANT_BLOCK;
     bool parallel = cr_tensor_count(x) >= QUANT_PARALLEL_MIN;
     #pragma omp parallel for num_threads(op_threads(ctx)) if (parallel)
-    for (int64_t r = 0; r < rows; r++) {
-        int64_t c = per ? r % sp.channels : 0;
+    for (int64_t job = 0; job < rows * blocks; job++) {
+        int64_t r = job / blocks, c = per ? r % sp.channels : 0;
         float s = scale[c];
         int32_t zp = cr_quant_zp(zpt, c);
-        int64_t b = r * sp.inner, e = b + sp.inner;
+        int64_t b = r * sp.inner + job % blocks * QUANT_BLOCK, e = b + QUANT_BLOCK;
+        if (e > (r + 1) * sp.inner) e = (r + 1) * sp.inner;
         switch (x->dtype) {
         case CNNRUN_UINT8:
             for (int64_t i = b; i < e; i++) y[i] = (float)(((const uint8_t *)x->data)[i] - zp) * s;

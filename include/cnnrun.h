@@ -215,6 +215,23 @@ typedef enum cnnrun_precision {
     CNNRUN_PRECISION_BFLOAT16 = 1
 } cnnrun_precision;
 
+/* How float32 convolutions are computed. */
+typedef enum cnnrun_conv_algorithm {
+    CNNRUN_CONV_DIRECT = 0, /* direct convolution: the rounding of PyTorch's CPU kernels */
+    /* Winograd (oneDNN's F(2x2,3x3) and F(4x4,3x3) kernels) for the 3x3, stride-1, ungrouped
+     * convolutions with at least 32 input and output channels and a 14x14 or larger output:
+     * 2.25-4x fewer multiplications, measured 1.5-3.8x faster than the direct kernel on such a
+     * layer alone; direct convolution elsewhere and on CPUs without the kernels (they need
+     * AVX-512). Chosen per layer when planning, shown by cnnrun --profile (jit_wino_*). Its
+     * rounding differs from direct convolution's, but on the model zoo the outputs stay within
+     * 3e-5 of their largest value of PyTorch's, as direct convolution's do. Not the default:
+     * the Winograd kernels read and write only the blocked nChw16c layout, so between layers that
+     * keep NHWC it adds two layout reorders per layer, which cost more than it saves in ResNet-50,
+     * GoogLeNet and DenseNet; chains of 3x3 layers such as VGG's gain (VGG-11 1.7x on one
+     * thread). */
+    CNNRUN_CONV_WINOGRAD = 1
+} cnnrun_conv_algorithm;
+
 /* The memory ceiling of a session's plans when none is asked for: well under a server's memory,
  * and far above what the CNNs and RNNs this runtime targets need (ResNet-50 at batch 64 plans
  * about 400 MiB). */
@@ -231,6 +248,7 @@ typedef struct cnnrun_session_options {
      * the size. The model's own weights (bounded by its file) are not counted. 0 means
      * CNNRUN_DEFAULT_MAX_MEMORY; CNNRUN_MAX_MEMORY_UNLIMITED turns the ceiling off. */
     uint64_t max_memory;
+    cnnrun_conv_algorithm conv_algorithm; /* CNNRUN_CONV_DIRECT (0) unless asked */
 } cnnrun_session_options;
 
 /* Creates a session. options may be NULL (defaults). The session keeps a reference to the model,

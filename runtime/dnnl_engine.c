@@ -34,6 +34,7 @@ cnnrun_status *cr_exec_env_create(int threads, cr_exec_env *out)
     out->weights = NULL;
     out->bf16 = false;
     out->max_memory = CNNRUN_DEFAULT_MAX_MEMORY;
+    out->winograd = false;
     out->threads = threads > 0 ? threads : omp_get_num_procs();
     cr_exec_env_enter(out);
     CR_TRY(cr_dnnl_check(dnnl_engine_create(&out->engine, dnnl_cpu, 0), "engine creation"));

@@ -16,6 +16,7 @@ typedef struct cr_exec_env {
     int threads; /* OpenMP threads for oneDNN and our own parallel loops */
     bool bf16;   /* CNNRUN_PRECISION_BFLOAT16: convolutions and pooling in bfloat16 */
     uint64_t max_memory; /* what one plan may claim (cnnrun_session_options.max_memory, resolved) */
+    bool winograd;       /* CNNRUN_CONV_WINOGRAD: 3x3 convolutions may run on Winograd kernels */
     cr_weight_cache *weights; /* packed constant weights shared by the session's plans */
 } cr_exec_env;
 

@@ -34,6 +34,14 @@ cnnrun_status *cnnrun_session_create(const cnnrun_model *model,
         return st;
     }
     if (options && options->max_memory) s->env.max_memory = options->max_memory;
+    if (options && options->conv_algorithm != CNNRUN_CONV_DIRECT) {
+        if (options->conv_algorithm != CNNRUN_CONV_WINOGRAD) {
+            cnnrun_session_free(s);
+            return cr_error(CNNRUN_ERR_INVALID_ARGUMENT, "conv_algorithm %d is not one of CNNRUN_CONV_DIRECT (0) "
+                            "and CNNRUN_CONV_WINOGRAD (1)", (int)options->conv_algorithm);
+        }
+        s->env.winograd = true;
+    }
     /* With every input shape fixed there is one plan: make it now, so that unsupported ops or
      * attributes are reported at creation and the first run is not slower than the others. */
     const cr_graph *g = model->graph;

@@ -12,7 +12,9 @@ And once per model, the README's form of the first pair (the .npz members saved 
     cnnrun model.onnx x.npy --expect expected.npy --rtol 0 --atol A
 and
     cnnrun model.onnx --summary
-whose table must name the free dims: "batch", and "time" for the sequence models.
+whose table must name the free dims: "batch", and "time" for the sequence models. The vision
+models' opset-14 exports run their first pair once more with --conv winograd, held to the same
+tolerance (Winograd rounds differently from direct convolution).
 A model cnnrun refuses (exit code 2: an operator or attribute it does not implement yet) is a
 failure, reported with cnnrun's message. Prints one line per check and "N passed, M failed";
 exits non-zero on any failure. Standard library only (a small .npz reader is included).
@@ -128,12 +130,12 @@ def problem_of(proc):
     return f"{what}\n    stderr: {tail(proc.stderr)}\n    stdout: {tail(proc.stdout)}"
 
 
-def check_references(results, binary, case, case_dir, tags):
+def check_references(results, binary, case, case_dir, tags, extra_args=()):
     model = os.path.join(case_dir, "model.onnx")
     for tag in tags:
         inputs = os.path.join(case_dir, f"inputs_{tag}.npz")
         expected = os.path.join(case_dir, f"expected_{tag}.npz")
-        name = f"{case} {tag}"
+        name = " ".join([case, tag, *extra_args])
         absent = [p for p in (model, inputs, expected) if not os.path.exists(p)]
         if absent:
             results.record(name, "fixture files missing: " + ", ".join(absent))
@@ -148,7 +150,7 @@ def check_references(results, binary, case, case_dir, tags):
             continue
         atol = f"{RELATIVE_TOLERANCE * scale:.9g}"
         proc = run(binary, ["model.onnx", f"inputs_{tag}.npz", "--expect", f"expected_{tag}.npz",
-                            "--rtol", "0", "--atol", atol], case_dir)
+                            "--rtol", "0", "--atol", atol, *extra_args], case_dir)
         results.record(f"{name} (atol {atol})", problem_of(proc))
 
 
@@ -226,6 +228,8 @@ def main():
             tags = sorted(os.path.basename(p)[len("inputs_"):-len(".npz")]
                           for p in glob.glob(os.path.join(case_dir, "inputs_*.npz")))
         check_references(results, binary, case, case_dir, tags)
+        if not sequence and case.endswith("_opset14"):
+            check_references(results, binary, case, case_dir, tags[:1], ("--conv", "winograd"))
         if os.path.exists(os.path.join(case_dir, f"inputs_{tags[0]}.npz")):
             check_readme_form(results, binary, case, case_dir, tags[0])
         check_summary(results, binary, case, case_dir, ["batch", "time"] if sequence else ["batch"])

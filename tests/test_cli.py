@@ -277,6 +277,13 @@ def run_tests(tmp):
         check_error("--max-memory '%s' is a usage error" % size, run([MODEL, SAMPLE, "--max-memory", size]),
                     "--max-memory wants a size in bytes")
 
+    # --conv winograd runs the bundled model (its 3x3 layers are too small to take Winograd: the
+    # same prediction from direct kernels); anything else is a usage error.
+    rc, out, err = run([MODEL, SAMPLE, "--conv", "winograd", "--expect", EXPECTED])
+    check("--conv winograd runs the model", rc == 0 and "probabilities: PASS" in out, show(rc, out, err))
+    check_error("--conv fast is a usage error", run([MODEL, SAMPLE, "--conv", "fast"]),
+                "--conv wants direct or winograd, got 'fast'")
+
     # A single .npz binds by name, a .npz reference compares by output name.
     npz_save(path("inputs.npz"), {"image": ("<f4", sample_shape, sample)})
     npz_save(path("refs.npz"), {"probabilities": ("<f4", expected_shape, expected)})

@@ -17,11 +17,18 @@ import sys
 
 CASES = ["residual_block", "addend_read_later", "addend_is_conv_input", "output_tap", "squeeze_excite",
          "dense_layer", "inverted_residual", "activations", "pool_with_indices", "zero_pad_avgpool",
-         "classifier_head"]
+         "classifier_head", "winograd_chain"]
+
+
+def has_winograd_kernels():
+    """oneDNN 2.6 has float32 Winograd convolution on avx512_core: AVX-512 F, BW, VL and DQ."""
+    with open("/proc/cpuinfo") as f:
+        flags = set(next((line for line in f if line.startswith("flags")), "").split())
+    return {"avx512f", "avx512bw", "avx512vl", "avx512dq"} <= flags
 
 
 def parse_profile(text):
-    """Rows of the profile table as (node, op, fused) and the reorder count."""
+    """Rows of the profile table as node: (op, fused, implementation) and the reorder count."""
     rows, reorders, in_table = {}, None, False
     for line in text.splitlines():
         if line.startswith("node "):
@@ -35,7 +42,7 @@ def parse_profile(text):
         if in_table and line.strip():
             cols = re.split(r"\s{2,}", line.strip())
             op, _, fused = cols[1].partition("+")
-            rows[cols[0]] = (op, fused)
+            rows[cols[0]] = (op, fused, cols[4] if len(cols) > 4 else "")
     return rows, reorders
 
 
@@ -43,9 +50,10 @@ def check_case(binary, case_dir):
     """Problems with one case (empty when it passes)."""
     with open(os.path.join(case_dir, "plan.txt"), encoding="utf-8") as f:
         plan = [line.split() for line in f if line.strip()]
+    args = [word for words in plan if words[0] == "args" for word in words[1:]]
     proc = subprocess.run([binary, os.path.join(case_dir, "model.onnx"), os.path.join(case_dir, "inputs.npz"),
                            "--expect", os.path.join(case_dir, "expected.npz"), "--profile", "--bench", "2",
-                           "--threads", "2"], capture_output=True, text=True, timeout=300)
+                           "--threads", "2", *args], capture_output=True, text=True, timeout=300)
     if proc.returncode != 0:
         return [f"exit code {proc.returncode}: {proc.stderr.strip()[-400:]} {proc.stdout[-400:]}"]
     rows, reorders = parse_profile(proc.stdout)
@@ -61,6 +69,14 @@ def check_case(binary, case_dir):
                 problems.append(f"no step for node {node} (steps: {', '.join(sorted(rows))})")
             elif rows[node][1] != want:
                 problems.append(f"node {node} carries post-ops '{rows[node][1]}', expected '{want}'")
+        elif kind in ("winograd", "direct"):
+            node = words[1]
+            want_wino = kind == "winograd" and has_winograd_kernels()
+            if node not in rows:
+                problems.append(f"no step for node {node} (steps: {', '.join(sorted(rows))})")
+            elif ("wino" in rows[node][2]) != want_wino:
+                problems.append(f"node {node} runs on {rows[node][2]}, expected a "
+                                f"{'Winograd' if want_wino else 'direct'} kernel")
     if problems:
         problems.append("profile:\n" + proc.stdout)
     return problems

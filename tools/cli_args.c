@@ -40,6 +40,8 @@ void cli_print_usage(FILE *out)
           "  --threads N         worker threads (default: one per core)\n"
           "  --precision P       fp32 (default) or bf16: convolutions and pooling in bfloat16\n"
           "                      on CPUs with AVX-512 BF16/AMX, faster but ~1e-2 off float32\n"
+          "  --conv A            direct (default) or winograd: Winograd kernels for the large\n"
+          "                      3x3 stride-1 layers (AVX-512; fewer multiplies, other rounding)\n"
           "  --max-memory SIZE   refuse plans needing more than SIZE bytes of activations,\n"
           "                      scratch and plan-time constants (suffixes K, M, G, T: powers\n"
           "                      of 1024; 'none' for no ceiling; default 2G)\n"
@@ -203,7 +205,8 @@ int cli_parse_args(int argc, char **argv, cli_options *opts, char *err, size_t e
             strcmp(name, "--input") == 0 || strcmp(name, "--expect") == 0 ||
             strcmp(name, "--rtol") == 0 || strcmp(name, "--atol") == 0 ||
             strcmp(name, "--threads") == 0 || strcmp(name, "--bench") == 0 ||
-            strcmp(name, "--precision") == 0 || strcmp(name, "--max-memory") == 0) {
+            strcmp(name, "--precision") == 0 || strcmp(name, "--max-memory") == 0 ||
+            strcmp(name, "--conv") == 0) {
             value = option_value(argc, argv, &i, inline_value);
             if (!value) return fail(err, err_size, "option '%s' needs a value", name);
         } else {
@@ -236,6 +239,10 @@ int cli_parse_args(int argc, char **argv, cli_options *opts, char *err, size_t e
             if (strcmp(value, "fp32") == 0 || strcmp(value, "float32") == 0) opts->bf16 = 0;
             else if (strcmp(value, "bf16") == 0 || strcmp(value, "bfloat16") == 0) opts->bf16 = 1;
             else return fail(err, err_size, "--precision wants fp32 or bf16, got '%s'", value);
+        } else if (strcmp(name, "--conv") == 0) {
+            if (strcmp(value, "direct") == 0) opts->winograd = 0;
+            else if (strcmp(value, "winograd") == 0) opts->winograd = 1;
+            else return fail(err, err_size, "--conv wants direct or winograd, got '%s'", value);
         } else if (strcmp(name, "--max-memory") == 0) {
             if (parse_size(value, &opts->max_memory))
                 return fail(err, err_size, "--max-memory wants a size in bytes such as 512M, 4G or "

@@ -30,6 +30,7 @@ typedef struct cli_options {
     double rtol, atol;
     int threads;                /* 0 = library default */
     int bf16;                   /* --precision bf16 */
+    int winograd;               /* --conv winograd */
     unsigned long long max_memory; /* --max-memory in bytes; 0 = library default */
     int bench_runs;             /* 0 = no benchmark */
     int summary, profile, verbose, help, version, list_ops;

@@ -105,7 +105,8 @@ static int load_model(cli_run *run)
     cnnrun_session_options options = {
         .threads = run->opts.threads,
         .precision = run->opts.bf16 ? CNNRUN_PRECISION_BFLOAT16 : CNNRUN_PRECISION_FLOAT32,
-        .max_memory = run->opts.max_memory};
+        .max_memory = run->opts.max_memory,
+        .conv_algorithm = run->opts.winograd ? CNNRUN_CONV_WINOGRAD : CNNRUN_CONV_DIRECT};
     if ((st = cnnrun_session_create(run->model, &options, &run->session)))
         return report_status(st, run->opts.model_path);
     double t2 = now_ms();

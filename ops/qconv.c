@@ -34,18 +34,13 @@ typedef struct qconv_roles {
 static const qconv_roles qlinear_roles = {0, 3, 2, 5, 1, 4, 6, 7, 8};
 static const qconv_roles integer_roles = {0, 1, 2, 3, -1, -1, -1, -1, -1};
 
-static const cr_tensor *input_or_null(const cr_op_ctx *ctx, int i)
-{
-    return i >= 0 && i < ctx->n_in ? ctx->in[i] : NULL;
-}
-
 /* Whether the oneDNN kernel can be made now: x's zero point may be computed (a run-time zero
  * point, as DynamicQuantizeLinear makes for ConvInteger); everything else must be constant. */
 static bool roles_const(const cr_op_ctx *ctx, const qconv_roles *r)
 {
     int idx[] = {r->w, r->w_zp, r->x_scale, r->w_scale, r->y_scale, r->y_zp};
     for (size_t i = 0; i < sizeof idx / sizeof *idx; i++) {
-        const cr_tensor *t = input_or_null(ctx, idx[i]);
+        const cr_tensor *t = cr_quant_input(ctx, idx[i]);
         if (t && !t->data) return false;
     }
     return true;
@@ -79,7 +74,7 @@ typedef struct qconv_state {
 
 static cnnrun_status *qconv_geometry_of(const cr_op_ctx *ctx, const qconv_roles *r, qconv_geometry *g)
 {
-    const cr_tensor *x = ctx->in[r->x], *w = input_or_null(ctx, r->w);
+    const cr_tensor *x = ctx->in[r->x], *w = cr_quant_input(ctx, r->w);
     if (!w) return cr_op_error(ctx, CNNRUN_ERR_INVALID_MODEL, "the weights input is missing");
     static const cnnrun_dtype q8[] = {CNNRUN_UINT8, CNNRUN_INT8, 0};
     CR_TRY(cr_op_check_dtype(ctx, r->x, q8));
@@ -121,9 +116,9 @@ static cnnrun_status *qconv_geometry_of(const cr_op_ctx *ctx, const qconv_roles 
         return cr_op_error(ctx, CNNRUN_ERR_INVALID_MODEL, "attribute 'kernel_shape' does not match weights w %s",
                            sw);
     int64_t n;
-    if (r->x_zp >= 0 && input_or_null(ctx, r->x_zp))
+    if (r->x_zp >= 0 && cr_quant_input(ctx, r->x_zp))
         CR_TRY(cr_quant_param_count(ctx, r->x_zp, "x_zero_point", 1, &n));
-    if (r->w_zp >= 0 && input_or_null(ctx, r->w_zp))
+    if (r->w_zp >= 0 && cr_quant_input(ctx, r->w_zp))
         CR_TRY(cr_quant_param_count(ctx, r->w_zp, "w_zero_point", g->out_ch, &n));
     if (r->x_scale >= 0) {
         static const cnnrun_dtype f32[] = {CNNRUN_FLOAT32, 0};
@@ -133,13 +128,13 @@ static cnnrun_status *qconv_geometry_of(const cr_op_ctx *ctx, const qconv_roles 
         CR_TRY(cr_quant_param_count(ctx, r->x_scale, "x_scale", 1, &n));
         CR_TRY(cr_quant_param_count(ctx, r->w_scale, "w_scale", g->out_ch, &n));
         CR_TRY(cr_quant_param_count(ctx, r->y_scale, "y_scale", 1, &n));
-        if (input_or_null(ctx, r->y_zp)) {
+        if (cr_quant_input(ctx, r->y_zp)) {
             CR_TRY(cr_quant_check_zero_point(ctx, r->y_zp, "y_zero_point", -1));
             if (ctx->in[r->y_zp]->dtype == CNNRUN_INT32)
                 return cr_op_error(ctx, CNNRUN_ERR_UNSUPPORTED, "y_zero_point has dtype int32; supported: uint8, int8");
             CR_TRY(cr_quant_param_count(ctx, r->y_zp, "y_zero_point", 1, &n));
         }
-        const cr_tensor *b = input_or_null(ctx, r->bias);
+        const cr_tensor *b = cr_quant_input(ctx, r->bias);
         if (b) {
             static const cnnrun_dtype i32[] = {CNNRUN_INT32, 0};
             CR_TRY(cr_op_check_dtype(ctx, r->bias, i32));
@@ -161,7 +156,7 @@ static void qconv_out_dims(const qconv_geometry *g, int64_t *dims)
 static cnnrun_dtype qconv_out_type(const cr_op_ctx *ctx, const qconv_roles *r)
 {
     if (r->y_scale < 0) return CNNRUN_INT32;
-    const cr_tensor *zp = input_or_null(ctx, r->y_zp);
+    const cr_tensor *zp = cr_quant_input(ctx, r->y_zp);
     return zp ? zp->dtype : CNNRUN_UINT8;
 }
 
@@ -198,15 +193,10 @@ static void cr_qconv_destroy(void *state)
     free(s);
 }
 
-static dnnl_data_type_t dnnl_type_of(cnnrun_dtype dt)
-{
-    return dt == CNNRUN_UINT8 ? dnnl_u8 : dt == CNNRUN_INT8 ? dnnl_s8 : dnnl_s32;
-}
-
 /* The weights minus their zero point as int8, or false when some value leaves int8's range. */
 static bool shifted_weights(const cr_op_ctx *ctx, const qconv_state *s, int8_t *out)
 {
-    const cr_tensor *w = ctx->in[s->roles.w], *wzp = input_or_null(ctx, s->roles.w_zp);
+    const cr_tensor *w = ctx->in[s->roles.w], *wzp = cr_quant_input(ctx, s->roles.w_zp);
     int64_t per_oc = cr_tensor_count(w) / s->g.out_ch;
     bool per_channel = wzp && cr_tensor_count(wzp) > 1;
     for (int64_t oc = 0; oc < s->g.out_ch; oc++) {
@@ -233,7 +223,7 @@ static cnnrun_status *qconv_build_dnnl(cr_op_ctx *ctx, qconv_state *s, const flo
 {
     const qconv_geometry *g = &s->g;
     const qconv_roles *r = &s->roles;
-    const cr_tensor *x = ctx->in[r->x], *w = ctx->in[r->w], *b = input_or_null(ctx, r->bias);
+    const cr_tensor *x = ctx->in[r->x], *w = ctx->in[r->w], *b = cr_quant_input(ctx, r->bias);
     int nsp = g->win.nsp;
     int64_t out_dims[CR_MAX_RANK];
     qconv_out_dims(g, out_dims);
@@ -244,7 +234,7 @@ static cnnrun_status *qconv_build_dnnl(cr_op_ctx *ctx, qconv_state *s, const flo
     wdims[wrank++] = g->in_ch / g->group;
     for (int i = 0; i < nsp; i++) wdims[wrank++] = w->dims[2 + i];
 
-    dnnl_data_type_t src_type = dnnl_type_of(x->dtype), dst_type = dnnl_type_of(s->out_type);
+    dnnl_data_type_t src_type = cr_quant_dnnl_type(x->dtype), dst_type = cr_quant_dnnl_type(s->out_type);
     dnnl_memory_desc_t src_md, src_user_md, w_md, w_user_md, b_md, dst_md, dst_user_md;
     CR_TRY(cr_dnnl_md_any_typed(&src_md, g->rank, x->dims, src_type));
     CR_TRY(cr_dnnl_md_any_typed(&dst_md, g->rank, out_dims, dst_type));
@@ -353,11 +343,11 @@ static cnnrun_status *cr_qconv_prepare_roles(cr_op_ctx *ctx, const qconv_roles *
     ctx->state = s;
     if (s->empty || !roles_const(ctx, r)) return NULL;
     /* Everything the oneDNN path needs is known now. */
-    const cr_tensor *xzp = input_or_null(ctx, r->x_zp);
+    const cr_tensor *xzp = cr_quant_input(ctx, r->x_zp);
     s->has_zp_src = xzp && (!xzp->data || cr_quant_zp(xzp, 0) != 0);
     if (xzp && xzp->data) s->zp_src = cr_quant_zp(xzp, 0);
     if (s->requant) {
-        s->zp_dst = cr_quant_zp(input_or_null(ctx, r->y_zp), 0);
+        s->zp_dst = cr_quant_zp(cr_quant_input(ctx, r->y_zp), 0);
         const cr_tensor *ws = ctx->in[r->w_scale];
         float xs = *(const float *)ctx->in[r->x_scale]->data, ys = *(const float *)ctx->in[r->y_scale]->data;
         for (int64_t oc = 0; oc < s->g.out_ch; oc++)
@@ -366,7 +356,7 @@ static cnnrun_status *cr_qconv_prepare_roles(cr_op_ctx *ctx, const qconv_roles *
     int8_t *probe = malloc((size_t)cr_tensor_count(ctx->in[r->w]));
     bool fits = probe && shifted_weights(ctx, s, probe);
     free(probe);
-    const cr_tensor *b = input_or_null(ctx, r->bias);
+    const cr_tensor *b = cr_quant_input(ctx, r->bias);
     if (!fits || (b && !b->data)) return NULL;
     st = qconv_build_dnnl(ctx, s, s->mult);
     if (st) { /* a combination oneDNN has no kernel for: the reference kernel computes it */
@@ -413,19 +403,14 @@ static cnnrun_status *qconv_run_dnnl(cr_op_ctx *ctx, qconv_state *s)
     return NULL;
 }
 
-static int op_threads(const cr_op_ctx *ctx)
-{
-    return ctx->env && ctx->env->threads > 0 ? ctx->env->threads : 1;
-}
-
 /* The plain C kernel: exact int32 sums, then the requantisation of QLinearConv. */
 static void qconv_run_reference(cr_op_ctx *ctx, qconv_state *s)
 {
     const qconv_geometry *g = &s->g;
     const qconv_roles *r = &s->roles;
     const cr_tensor *x = ctx->in[r->x], *w = ctx->in[r->w];
-    const cr_tensor *xzp = input_or_null(ctx, r->x_zp), *wzp = input_or_null(ctx, r->w_zp);
-    const cr_tensor *b = input_or_null(ctx, r->bias);
+    const cr_tensor *xzp = cr_quant_input(ctx, r->x_zp), *wzp = cr_quant_input(ctx, r->w_zp);
+    const cr_tensor *b = cr_quant_input(ctx, r->bias);
     int32_t zx = cr_quant_zp(xzp, 0), zy = 0, lo = 0, hi = 0;
     bool wzp_per = wzp && cr_tensor_count(wzp) > 1;
     if (s->requant) {
@@ -434,7 +419,7 @@ static void qconv_run_reference(cr_op_ctx *ctx, qconv_state *s)
         float xs = *(const float *)ctx->in[r->x_scale]->data, ys = *(const float *)ctx->in[r->y_scale]->data;
         for (int64_t oc = 0; oc < g->out_ch; oc++)
             s->mult[oc] = xs * ((const float *)ws->data)[cr_tensor_count(ws) > 1 ? oc : 0] / ys;
-        zy = cr_quant_zp(input_or_null(ctx, r->y_zp), 0);
+        zy = cr_quant_zp(cr_quant_input(ctx, r->y_zp), 0);
         cr_quant_range(s->out_type, &lo, &hi);
     }
     /* Spatial dims padded to 3 so one loop nest serves 1-D to 3-D. */
@@ -453,7 +438,7 @@ static void qconv_run_reference(cr_op_ctx *ctx, qconv_state *s)
     int64_t in_plane = in_sp[0] * in_sp[1] * in_sp[2], out_plane = out_sp[0] * out_sp[1] * out_sp[2];
     int64_t wk = k[0] * k[1] * k[2];
     int64_t jobs = g->batch * g->out_ch;
-    #pragma omp parallel for num_threads(op_threads(ctx))
+    #pragma omp parallel for num_threads(cr_quant_threads(ctx))
     for (int64_t job = 0; job < jobs; job++) {
         int64_t n = job / g->out_ch, oc = job % g->out_ch, grp = oc / ocg;
         int32_t zw = cr_quant_zp(wzp, wzp_per ? oc : 0);

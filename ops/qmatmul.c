@@ -30,11 +30,6 @@ typedef struct qmm_roles {
 static const qmm_roles qlinear_roles = {0, 3, 2, 5, 1, 4, 6, 7};
 static const qmm_roles integer_roles = {0, 1, 2, 3, -1, -1, -1, -1};
 
-static const cr_tensor *input_or_null(const cr_op_ctx *ctx, int i)
-{
-    return i >= 0 && i < ctx->n_in ? ctx->in[i] : NULL;
-}
-
 typedef struct qmm_shape {
     int64_t m, k, n, batch;
     int batch_rank;
@@ -46,7 +41,7 @@ typedef struct qmm_shape {
 
 static cnnrun_status *qmm_shape_of(const cr_op_ctx *ctx, const qmm_roles *r, qmm_shape *sh)
 {
-    const cr_tensor *a = ctx->in[r->a], *b = input_or_null(ctx, r->b);
+    const cr_tensor *a = ctx->in[r->a], *b = cr_quant_input(ctx, r->b);
     if (!b) return cr_op_error(ctx, CNNRUN_ERR_INVALID_MODEL, "input B is missing");
     static const cnnrun_dtype q8[] = {CNNRUN_UINT8, CNNRUN_INT8, 0};
     CR_TRY(cr_op_check_dtype(ctx, r->a, q8));
@@ -83,8 +78,8 @@ static cnnrun_status *qmm_shape_of(const cr_op_ctx *ctx, const qmm_roles *r, qmm
     if (a->rank > 1) sh->out_dims[sh->out_rank++] = sh->m;
     if (b->rank > 1) sh->out_dims[sh->out_rank++] = sh->n;
     int64_t cnt;
-    if (r->a_zp >= 0 && input_or_null(ctx, r->a_zp)) CR_TRY(cr_quant_param_count(ctx, r->a_zp, "a_zero_point", sh->m, &cnt));
-    if (r->b_zp >= 0 && input_or_null(ctx, r->b_zp)) CR_TRY(cr_quant_param_count(ctx, r->b_zp, "b_zero_point", sh->n, &cnt));
+    if (r->a_zp >= 0 && cr_quant_input(ctx, r->a_zp)) CR_TRY(cr_quant_param_count(ctx, r->a_zp, "a_zero_point", sh->m, &cnt));
+    if (r->b_zp >= 0 && cr_quant_input(ctx, r->b_zp)) CR_TRY(cr_quant_param_count(ctx, r->b_zp, "b_zero_point", sh->n, &cnt));
     if (r->y_scale >= 0) {
         static const cnnrun_dtype f32[] = {CNNRUN_FLOAT32, 0};
         CR_TRY(cr_op_check_dtype(ctx, r->a_scale, f32));
@@ -93,7 +88,7 @@ static cnnrun_status *qmm_shape_of(const cr_op_ctx *ctx, const qmm_roles *r, qmm
         CR_TRY(cr_quant_param_count(ctx, r->a_scale, "a_scale", sh->m, &cnt));
         CR_TRY(cr_quant_param_count(ctx, r->b_scale, "b_scale", sh->n, &cnt));
         CR_TRY(cr_quant_param_count(ctx, r->y_scale, "y_scale", 1, &cnt));
-        if (input_or_null(ctx, r->y_zp)) {
+        if (cr_quant_input(ctx, r->y_zp)) {
             static const cnnrun_dtype q8o[] = {CNNRUN_UINT8, CNNRUN_INT8, 0};
             CR_TRY(cr_op_check_dtype(ctx, r->y_zp, q8o));
             CR_TRY(cr_quant_param_count(ctx, r->y_zp, "y_zero_point", 1, &cnt));
@@ -105,7 +100,7 @@ static cnnrun_status *qmm_shape_of(const cr_op_ctx *ctx, const qmm_roles *r, qmm
 static cnnrun_dtype qmm_out_type(const cr_op_ctx *ctx, const qmm_roles *r)
 {
     if (r->y_scale < 0) return CNNRUN_INT32;
-    const cr_tensor *zp = input_or_null(ctx, r->y_zp);
+    const cr_tensor *zp = cr_quant_input(ctx, r->y_zp);
     return zp ? zp->dtype : CNNRUN_UINT8;
 }
 
@@ -145,11 +140,6 @@ static void qmm_destroy(void *state)
     free(s);
 }
 
-static dnnl_data_type_t dnnl_type_of(cnnrun_dtype dt)
-{
-    return dt == CNNRUN_UINT8 ? dnnl_u8 : dt == CNNRUN_INT8 ? dnnl_s8 : dnnl_s32;
-}
-
 static bool const_or_absent(const cr_tensor *t)
 {
     return !t || t->data;
@@ -160,12 +150,12 @@ static bool qmm_build_dnnl(cr_op_ctx *ctx, qmm_state *s, const qmm_shape *sh)
 {
     const qmm_roles *r = &s->roles;
     const cr_tensor *a = ctx->in[r->a], *b = ctx->in[r->b];
-    const cr_tensor *azp = input_or_null(ctx, r->a_zp), *bzp = input_or_null(ctx, r->b_zp);
+    const cr_tensor *azp = cr_quant_input(ctx, r->a_zp), *bzp = cr_quant_input(ctx, r->b_zp);
     bool requant = r->y_scale >= 0;
     if (!b->data || b->rank != 2 || a->rank < 2 || (azp && cr_tensor_count(azp) != 1) || !const_or_absent(bzp))
         return false;
     if (requant && !(ctx->in[r->a_scale]->data && ctx->in[r->b_scale]->data && ctx->in[r->y_scale]->data &&
-                     cr_tensor_count(ctx->in[r->a_scale]) == 1 && const_or_absent(input_or_null(ctx, r->y_zp))))
+                     cr_tensor_count(ctx->in[r->a_scale]) == 1 && const_or_absent(cr_quant_input(ctx, r->y_zp))))
         return false;
     int64_t rows = sh->batch * sh->m, k = sh->k, n = sh->n;
     if (rows == 0 || k == 0 || n == 0) return false;
@@ -190,13 +180,13 @@ static bool qmm_build_dnnl(cr_op_ctx *ctx, qmm_state *s, const qmm_shape *sh)
                 mult[c] = as * ((const float *)bs->data)[cr_tensor_count(bs) > 1 ? c : 0] / ys;
         }
         s->has_zp_src = azp != NULL;
-        s->zp_dst = requant ? cr_quant_zp(input_or_null(ctx, r->y_zp), 0) : 0;
+        s->zp_dst = requant ? cr_quant_zp(cr_quant_input(ctx, r->y_zp), 0) : 0;
         static const int32_t runtime_zp = DNNL_RUNTIME_S32_VAL;
         int64_t one = 1;
-        st = cr_dnnl_md_plain_typed(&a_md, 2, a_dims, dnnl_type_of(a->dtype));
+        st = cr_dnnl_md_plain_typed(&a_md, 2, a_dims, cr_quant_dnnl_type(a->dtype));
         if (!st) st = cr_dnnl_md_any_typed(&b_md, 2, b_dims, dnnl_s8);
         if (!st) st = cr_dnnl_md_plain_typed(&b_user_md, 2, b_dims, dnnl_s8);
-        if (!st) st = cr_dnnl_md_plain_typed(&y_md, 2, y_dims, dnnl_type_of(ctx->out[0]->dtype));
+        if (!st) st = cr_dnnl_md_plain_typed(&y_md, 2, y_dims, cr_quant_dnnl_type(ctx->out[0]->dtype));
         if (!st) st = cr_dnnl_md_plain_typed(&zp_md, 1, &one, dnnl_s32);
         if (!st) st = cr_dnnl_attr_create(&attr);
         if (!st && s->has_zp_src)
@@ -262,11 +252,6 @@ static cnnrun_status *matmul_integer_prepare(cr_op_ctx *ctx)
     return qmm_prepare(ctx, &integer_roles);
 }
 
-static int op_threads(const cr_op_ctx *ctx)
-{
-    return ctx->env && ctx->env->threads > 0 ? ctx->env->threads : 1;
-}
-
 static cnnrun_status *qmm_run_dnnl(cr_op_ctx *ctx, qmm_state *s)
 {
     if (s->has_zp_src) s->zp_src = cr_quant_zp(ctx->in[s->roles.a_zp], 0);
@@ -283,7 +268,7 @@ static cnnrun_status *qmm_run(cr_op_ctx *ctx, const qmm_roles *r)
     qmm_shape sh;
     CR_TRY(qmm_shape_of(ctx, r, &sh));
     const cr_tensor *a = ctx->in[r->a], *b = ctx->in[r->b];
-    const cr_tensor *azp = input_or_null(ctx, r->a_zp), *bzp = input_or_null(ctx, r->b_zp);
+    const cr_tensor *azp = cr_quant_input(ctx, r->a_zp), *bzp = cr_quant_input(ctx, r->b_zp);
     bool azp_row = azp && cr_tensor_count(azp) > 1, bzp_col = bzp && cr_tensor_count(bzp) > 1;
     int16_t *bt = ctx->scratch;
     int64_t b_mats = cr_tensor_count(b) / (sh.k * sh.n > 0 ? sh.k * sh.n : 1);
@@ -304,11 +289,11 @@ static cnnrun_status *qmm_run(cr_op_ctx *ctx, const qmm_roles *r)
         as_row = cr_tensor_count(ctx->in[r->a_scale]) > 1;
         bs_col = cr_tensor_count(ctx->in[r->b_scale]) > 1;
         ys = *(const float *)ctx->in[r->y_scale]->data;
-        zy = cr_quant_zp(input_or_null(ctx, r->y_zp), 0);
+        zy = cr_quant_zp(cr_quant_input(ctx, r->y_zp), 0);
         cr_quant_range(out_type, &lo, &hi);
     }
     int64_t rows = sh.batch * sh.m;
-    #pragma omp parallel for num_threads(op_threads(ctx)) if (rows * sh.n * sh.k > 65536)
+    #pragma omp parallel for num_threads(cr_quant_threads(ctx)) if (rows * sh.n * sh.k > 65536)
     for (int64_t row = 0; row < rows; row++) {
         int64_t bi = row / sh.m, mm = row % sh.m;
         /* batch offsets of A and B for output batch bi */

@@ -19,6 +19,25 @@ cnnrun_status *cr_quant_param_count(const cr_op_ctx *ctx, int input, const char 
  * allow_int32, int32) and, if `match` >= 0, has the dtype of input `match`. */
 cnnrun_status *cr_quant_check_zero_point(const cr_op_ctx *ctx, int input, const char *role, int match);
 
+/* Input i, or NULL when it is omitted or beyond the node's inputs (optional inputs; a role
+ * index of -1 is "absent in this form"). */
+static inline const cr_tensor *cr_quant_input(const cr_op_ctx *ctx, int i)
+{
+    return i >= 0 && i < ctx->n_in ? ctx->in[i] : NULL;
+}
+
+/* oneDNN's type for a quantized tensor: uint8, int8, else (the accumulators) int32. */
+static inline dnnl_data_type_t cr_quant_dnnl_type(cnnrun_dtype dt)
+{
+    return dt == CNNRUN_UINT8 ? dnnl_u8 : dt == CNNRUN_INT8 ? dnnl_s8 : dnnl_s32;
+}
+
+/* Threads for a loop of our own. */
+static inline int cr_quant_threads(const cr_op_ctx *ctx)
+{
+    return ctx->env && ctx->env->threads > 0 ? ctx->env->threads : 1;
+}
+
 /* Value i of a zero point of dtype dt (uint8, int8 or int32) as int32; t NULL reads 0. */
 static inline int32_t cr_quant_zp(const cr_tensor *t, int64_t i)
 {

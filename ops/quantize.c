@@ -100,11 +100,6 @@ static cnnrun_status *quant_axis(const cr_op_ctx *ctx, const char *scale_role, c
     return NULL;
 }
 
-static int op_threads(const cr_op_ctx *ctx)
-{
-    return ctx->env && ctx->env->threads > 0 ? ctx->env->threads : 1;
-}
-
 /* ---- QuantizeLinear ------------------------------------------------------------------------- */
 
 static cnnrun_status *quantize_infer(cr_op_ctx *ctx)
@@ -135,7 +130,7 @@ static cnnrun_status *quantize_run(cr_op_ctx *ctx)
      * long row, still spreads over the threads */
     int64_t rows = sp.outer * sp.channels, blocks = (sp.inner + QUANT_BLOCK - 1) / QUANT_BLOCK;
     bool parallel = cr_tensor_count(x) >= QUANT_PARALLEL_MIN;
-    #pragma omp parallel for num_threads(op_threads(ctx)) if (parallel)
+    #pragma omp parallel for num_threads(cr_quant_threads(ctx)) if (parallel)
     for (int64_t job = 0; job < rows * blocks; job++) {
         int64_t r = job / blocks, c = per ? r % sp.channels : 0;
         float s = scale[c];
@@ -202,7 +197,7 @@ static cnnrun_status *dequantize_run(cr_op_ctx *ctx)
      * long row, still spreads over the threads */
     int64_t rows = sp.outer * sp.channels, blocks = (sp.inner + QUANT_BLOCK - 1) / QUANT_BLOCK;
     bool parallel = cr_tensor_count(x) >= QUANT_PARALLEL_MIN;
-    #pragma omp parallel for num_threads(op_threads(ctx)) if (parallel)
+    #pragma omp parallel for num_threads(cr_quant_threads(ctx)) if (parallel)
     for (int64_t job = 0; job < rows * blocks; job++) {
         int64_t r = job / blocks, c = per ? r % sp.channels : 0;
         float s = scale[c];
@@ -253,7 +248,7 @@ static cnnrun_status *dynamic_quantize_run(cr_op_ctx *ctx)
     if (scale > 0.0f) zp = cr_quantize_value(0.0f - mn / scale, 0, 0, 255);
     uint8_t *y = ctx->out[0]->data;
     bool parallel = n >= QUANT_PARALLEL_MIN;
-    #pragma omp parallel for num_threads(op_threads(ctx)) if (parallel)
+    #pragma omp parallel for num_threads(cr_quant_threads(ctx)) if (parallel)
     for (int64_t i = 0; i < n; i++)
         y[i] = (uint8_t)(scale > 0.0f ? cr_quantize_value(x[i] / scale, zp, 0, 255) : 0);
     if (ctx->n_out > 1 && ctx->out[1]) *(float *)ctx->out[1]->data = scale;

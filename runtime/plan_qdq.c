@@ -7,6 +7,9 @@
  * runs as one int8 convolution (ops/qconv.c) reading x_q and writing y_q: the requantisation
  * is oneDNN's output scales and zero point, Relu a post-op, and the uint8/int8 activations stay
  * int8 from one fused layer to the next (the float tensors in between are never made).
+ * (DequantizeLinear -> MaxPool -> QuantizeLinear is left as it is: the maximum commutes with
+ * dequantization, but cnnrun's int8 MaxPool is a plain C loop, measured slower on ResNet-18's
+ * stem than oneDNN's float32 pooling with the two conversions around it.)
  *
  * This file decides, from the graph alone, which nodes match; the planner (planner.c) checks
  * the planned dtypes, prepares the kernel and, if anything refuses, plans the nodes one by one
@@ -59,15 +62,18 @@ static const cr_node *dq_producer(const cr_graph *g, int v)
     return is_op(n, "DequantizeLinear") && n->n_inputs >= 2 ? n : NULL;
 }
 
-bool cr_plan_match_qdq_conv(const cnnrun_model *m, int node, cr_qdq_match *out)
+bool cr_plan_match_qdq(const cnnrun_model *m, int node, cr_qdq_match *out)
 {
     const cr_graph *g = m->graph;
     const cr_node *conv = &g->nodes[node];
-    if (!is_op(conv, "Conv") || conv->n_inputs < 2 || conv->n_outputs != 1) return false;
     memset(out, 0, sizeof *out);
-    out->conv = node;
     out->relu = -1;
-    for (int k = 0; k < CR_QDQ_CONV_INPUTS; k++) out->inputs[k] = -1;
+    out->bias_scale = -1;
+    for (int k = 0; k < CR_QDQ_MAX_INPUTS; k++) out->inputs[k] = -1;
+    if (!is_op(conv, "Conv") || conv->n_inputs < 2 || conv->n_outputs != 1) return false;
+    out->node = node;
+    out->opset = (int)g->opset;
+    out->n_inputs = CR_QDQ_MAX_INPUTS;
 
     /* x: dequantized per tensor from a computed (non-constant) int8 tensor */
     const cr_node *dx = dq_producer(g, conv->inputs[0]);
@@ -126,6 +132,7 @@ bool cr_plan_match_qdq_conv(const cnnrun_model *m, int node, cr_qdq_match *out)
     out->q = next;
     out->inputs[6] = q->inputs[1];
     out->inputs[7] = input_at(q, 2);
+    out->op = out->relu >= 0 ? &cr_qdq_conv_relu_op : &cr_qdq_conv_op;
     return true;
 }
 
@@ -142,7 +149,7 @@ void cr_plan_defer_qdq_inputs(const cnnrun_model *m, bool *deferred)
         bool all = n > 0;
         for (int i = 0; i < n && all; i++) {
             cr_qdq_match match;
-            all = u[i].input == 0 && cr_plan_match_qdq_conv(m, u[i].node, &match);
+            all = u[i].input == 0 && cr_plan_match_qdq(m, u[i].node, &match);
         }
         deferred[ni] = all;
     }
@@ -150,7 +157,7 @@ void cr_plan_defer_qdq_inputs(const cnnrun_model *m, bool *deferred)
 
 bool cr_plan_qdq_bias_scale_ok(const cr_plan *p, const cr_qdq_match *mt)
 {
-    if (mt->inputs[8] < 0) return true;
+    if (mt->bias_scale < 0) return true;
     const cr_tensor *bs = &p->tensors[mt->bias_scale], *xs = &p->tensors[mt->inputs[1]],
                     *ws = &p->tensors[mt->inputs[4]], *b = &p->tensors[mt->inputs[8]];
     if (!bs->data || !xs->data || !ws->data || b->rank != 1) return false;

@@ -456,32 +456,32 @@ static cnnrun_status *plan_node(cr_plan *p, const cnnrun_model *model, int ni, c
     return NULL;
 }
 
-/* Plans the QDQ pattern mt (plan_qdq.c) as one int8 convolution step reading x_q and writing
- * the QuantizeLinear's output; out_ptrs is the QuantizeLinear node's output slot. *fused stays
+/* Plans the QDQ pattern mt (plan_qdq.c) as one int8 step reading x_q and writing the
+ * QuantizeLinear's output; out_ptrs is the QuantizeLinear node's output slot. *fused stays
  * false, with nothing planned, when the planned values do not fit (x_q not 8-bit row-major, a
  * parameter that is not constant, a bias quantized with another scale) or the kernel refuses:
  * the nodes are then planned one by one as the graph says. */
-static cnnrun_status *plan_qdq_conv(cr_plan *p, const cnnrun_model *model, const cr_qdq_match *mt,
-                                    const cr_exec_env *env, cr_tensor **out_ptrs, bool *fused)
+static cnnrun_status *plan_qdq(cr_plan *p, const cnnrun_model *model, const cr_qdq_match *mt,
+                               const cr_exec_env *env, cr_tensor **out_ptrs, bool *fused)
 {
     *fused = false;
     const cr_graph *g = model->graph;
-    const cr_node *conv = &g->nodes[mt->conv], *q = &g->nodes[mt->q];
+    const cr_node *n = &g->nodes[mt->node], *q = &g->nodes[mt->q];
     int xv = mt->inputs[0];
     if (p->storage[xv] == CR_STORE_NONE || p->storage[xv] == CR_STORE_CONST) return NULL;
     const cr_tensor *x = &p->tensors[xv];
     if ((x->dtype != CNNRUN_UINT8 && x->dtype != CNNRUN_INT8) || !cr_layout_is_plain(x)) return NULL;
-    for (int k = 1; k < CR_QDQ_CONV_INPUTS; k++)
+    for (int k = 1; k < mt->n_inputs; k++)
         if (mt->inputs[k] >= 0 && p->storage[mt->inputs[k]] != CR_STORE_CONST) return NULL;
     if (!cr_plan_qdq_bias_scale_ok(p, mt)) return NULL;
-    cr_tensor **in = &p->qdq_in[(size_t)mt->conv * CR_QDQ_CONV_INPUTS];
-    cr_layout_want *wants = &p->qdq_wants[(size_t)mt->conv * CR_QDQ_CONV_INPUTS];
-    for (int k = 0; k < CR_QDQ_CONV_INPUTS; k++) in[k] = mt->inputs[k] >= 0 ? &p->tensors[mt->inputs[k]] : NULL;
+    cr_tensor **in = &p->qdq_in[(size_t)mt->node * CR_QDQ_MAX_INPUTS];
+    cr_layout_want *wants = &p->qdq_wants[(size_t)mt->node * CR_QDQ_MAX_INPUTS];
+    for (int k = 0; k < mt->n_inputs; k++) in[k] = mt->inputs[k] >= 0 ? &p->tensors[mt->inputs[k]] : NULL;
     int yv = q->outputs[0];
     out_ptrs[0] = &p->tensors[yv];
     memset(&p->tensors[yv], 0, sizeof p->tensors[yv]);
-    const cr_op *op = mt->relu >= 0 ? &cr_qdq_conv_relu_op : &cr_qdq_conv_op;
-    cr_op_ctx ctx = {.node = conv, .opset = g->opset, .n_in = CR_QDQ_CONV_INPUTS, .in = in, .n_out = 1,
+    const cr_op *op = mt->op;
+    cr_op_ctx ctx = {.node = n, .opset = mt->opset, .n_in = mt->n_inputs, .in = in, .n_out = 1,
                      .out = out_ptrs, .want = wants, .env = env};
     cnnrun_status *st = op->infer(&ctx);
     if (!st) st = check_inferred(q, &ctx, g, env);
@@ -489,7 +489,7 @@ static cnnrun_status *plan_qdq_conv(cr_plan *p, const cnnrun_model *model, const
         p->storage[yv] = CR_STORE_ARENA;
         p->layouts[yv] = (cr_layout){.plain = true};
         p->tensors[yv].layout = &p->layouts[yv];
-        st = op->prepare(&ctx);
+        st = op->prepare ? op->prepare(&ctx) : NULL;
     }
     if (st) { /* planned unfused instead, where the same error (if any) is reported */
         cnnrun_status_free(st);
@@ -502,8 +502,8 @@ static cnnrun_status *plan_qdq_conv(cr_plan *p, const cnnrun_model *model, const
     p->fused_into[mt->q] = step;
     if (mt->relu >= 0) p->fused_into[mt->relu] = step;
     if (p->qdq_deferred[mt->dq_x] && !p->qdq_planned[mt->dq_x] && p->fused_into[mt->dq_x] < 0)
-        p->fused_into[mt->dq_x] = step; /* shown with the first convolution that absorbs it */
-    p->steps[p->n_steps++] = (cr_step){.node = mt->conv, .threads = env->threads, .op = op, .ctx = ctx};
+        p->fused_into[mt->dq_x] = step; /* shown with the first step that absorbs it */
+    p->steps[p->n_steps++] = (cr_step){.node = mt->node, .threads = env->threads, .op = op, .ctx = ctx};
     *fused = true;
     return NULL;
 }
@@ -618,8 +618,8 @@ cnnrun_status *cr_plan_build(const cnnrun_model *model, const cr_tensor *inputs,
     p->copies = calloc((size_t)g->n_outputs + 1, sizeof *p->copies);
     p->qdq_deferred = calloc((size_t)g->n_nodes + 1, sizeof *p->qdq_deferred);
     p->qdq_planned = calloc((size_t)g->n_nodes + 1, sizeof *p->qdq_planned);
-    p->qdq_in = calloc((size_t)g->n_nodes * CR_QDQ_CONV_INPUTS + 1, sizeof *p->qdq_in);
-    p->qdq_wants = calloc((size_t)g->n_nodes * CR_QDQ_CONV_INPUTS + 1, sizeof *p->qdq_wants);
+    p->qdq_in = calloc((size_t)g->n_nodes * CR_QDQ_MAX_INPUTS + 1, sizeof *p->qdq_in);
+    p->qdq_wants = calloc((size_t)g->n_nodes * CR_QDQ_MAX_INPUTS + 1, sizeof *p->qdq_wants);
     int *in_base = calloc((size_t)g->n_nodes + 1, sizeof *in_base);
     int *out_base = calloc((size_t)g->n_nodes + 1, sizeof *out_base);
     cnnrun_status *st = NULL;
@@ -644,9 +644,9 @@ cnnrun_status *cr_plan_build(const cnnrun_model *model, const cr_tensor *inputs,
         if (p->fused_into[ni] >= 0) continue; /* computed by an earlier step's kernel */
         if (p->qdq_deferred[ni]) continue;    /* planned with (or into) the convolution reading it */
         cr_qdq_match mt;
-        if (mode == CR_PLAN_FULL && cr_plan_match_qdq_conv(model, ni, &mt)) {
+        if (mode == CR_PLAN_FULL && cr_plan_match_qdq(model, ni, &mt)) {
             bool fused;
-            st = plan_qdq_conv(p, model, &mt, env, &p->out_ptrs[out_base[mt.q]], &fused);
+            st = plan_qdq(p, model, &mt, env, &p->out_ptrs[out_base[mt.q]], &fused);
             if (st || fused) continue;
             int d = mt.dq_x;
             if (p->qdq_deferred[d] && !p->qdq_planned[d]) {

@@ -14,6 +14,9 @@ packages=(
   python3 python3-numpy python3-onnx python3-torch python3-sklearn
   python3-torchvision                     # the model zoo tests (tests/fixtures/make_zoo_models.py)
   libonnx-testdata                        # the ONNX backend test suite (conformance test)
+  # hardening (tests/cmake/hardening.cmake): libFuzzer + ASan/UBSan and TSan come with clang's
+  # runtime libraries; libomp is the OpenMP clang links; valgrind runs the memcheck test
+  clang libclang-rt-14-dev libomp-14-dev valgrind
 )
 
 missing=()
@@ -22,11 +25,13 @@ for p in "${packages[@]}"; do
 done
 if [ ${#missing[@]} -eq 0 ]; then
   echo "setup: all ${#packages[@]} packages are installed"
-  exit 0
+else
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  echo "setup: installing ${missing[*]}"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}"
 fi
 
-sudo=""
-[ "$(id -u)" -eq 0 ] || sudo="sudo"
-echo "setup: installing ${missing[*]}"
-$sudo apt-get update -qq
-DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}"
+# PyPI packages (Ray, pyarrow, onnxruntime) for the Python binding's tests, in a venv of their own.
+"$(dirname "$0")/python/setup_venv.sh"

@@ -420,9 +420,29 @@ def main():
                "rows": rows}
     with open(os.path.join(args.build, "bench", "results.json"), "w") as f:
         json.dump(results, f, indent=1)
+    text = report.markdown(results, VISION_MODELS, SEQUENCE_MODELS)
     with open(args.out, "w") as f:
-        f.write(report.markdown(results, VISION_MODELS, SEQUENCE_MODELS))
+        f.write(text + kept_sections(args.out))
     log(f"wrote {args.out} ({elapsed / 60:.1f} min)")
+
+
+def kept_sections(path):
+    """Sections other benchmarks (bench/ray_throughput.py) keep in the same file, between their
+    '<!-- NAME:begin -->' and '<!-- NAME:end -->' lines: carried over, not overwritten."""
+    if not os.path.exists(path):
+        return ""
+    kept = []
+    lines = open(path).read().splitlines(keepends=True)
+    inside = False
+    for line in lines:
+        if line.startswith("<!-- ") and line.rstrip().endswith(":begin -->"):
+            inside = True
+            kept.append("\n")
+        if inside:
+            kept.append(line)
+        if line.startswith("<!-- ") and line.rstrip().endswith(":end -->"):
+            inside = False
+    return "".join(kept)
 
 
 if __name__ == "__main__":

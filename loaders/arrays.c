@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "arrays.h"
 #include "file_bytes.h"
 #include "graph.h"
 #include "npy.h"
@@ -204,14 +205,10 @@ static cnnrun_status *load_content(cnnrun_arrays *a, const char *path, const uns
     return load_tensor_proto(a, path, what, data, size);
 }
 
-cnnrun_status *cnnrun_arrays_load(const char *path, cnnrun_arrays **out)
+cnnrun_status *cr_arrays_load_memory(const void *data, size_t size, const char *path,
+                                     cnnrun_arrays **out)
 {
-    if (!out) return cr_error(CNNRUN_ERR_INVALID_ARGUMENT, "cnnrun_arrays_load: out is NULL");
     *out = NULL;
-    if (!path) return cr_error(CNNRUN_ERR_INVALID_ARGUMENT, "cnnrun_arrays_load: path is NULL");
-    void *data;
-    size_t size;
-    CR_TRY(cr_read_file(path, "array", MAX_ARRAY_FILE_BYTES, &data, &size));
     size_t what_len = strlen(path) + 3;
     char *what = malloc(what_len);
     cnnrun_arrays *a = NULL;
@@ -222,13 +219,25 @@ cnnrun_status *cnnrun_arrays_load(const char *path, cnnrun_arrays **out)
         st = load_content(a, path, data, size, what);
     }
     free(what);
-    free(data);
     if (st) {
         cnnrun_arrays_free(a);
         return st;
     }
     *out = a;
     return NULL;
+}
+
+cnnrun_status *cnnrun_arrays_load(const char *path, cnnrun_arrays **out)
+{
+    if (!out) return cr_error(CNNRUN_ERR_INVALID_ARGUMENT, "cnnrun_arrays_load: out is NULL");
+    *out = NULL;
+    if (!path) return cr_error(CNNRUN_ERR_INVALID_ARGUMENT, "cnnrun_arrays_load: path is NULL");
+    void *data;
+    size_t size;
+    CR_TRY(cr_read_file(path, "array", MAX_ARRAY_FILE_BYTES, &data, &size));
+    cnnrun_status *st = cr_arrays_load_memory(data, size, path, out);
+    free(data);
+    return st;
 }
 
 size_t cnnrun_arrays_count(const cnnrun_arrays *arrays)

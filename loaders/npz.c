@@ -31,6 +31,14 @@
 /* Deflate cannot expand data by more than about 1032:1; a claimed size beyond that is a lie we
  * refuse before allocating for it. */
 #define MAX_DEFLATE_RATIO 1032
+/* A zip bomb declares its true size, which the ratio above cannot catch: a member inflating to
+ * more than ZIP_BOMB_MIN_BYTES at over ZIP_BOMB_RATIO:1 is refused before anything is allocated.
+ * Arrays of real numbers compress little (float32 noise about 1.1:1); only constant data comes
+ * near deflate's 1032:1, and a quarter-gigabyte array of it is more likely an attack than an
+ * input. The message tells the owner of a real one to store it (numpy.savez). Apache POI guards
+ * zip files the same way. */
+#define ZIP_BOMB_MIN_BYTES ((uint64_t)256 << 20)
+#define ZIP_BOMB_RATIO 100
 
 typedef struct zip_entry {
     const char *name;
@@ -236,6 +244,22 @@ static uint32_t crc_of(const unsigned char *p, uint64_t n)
     return (uint32_t)crc32_z(crc, p, (z_size_t)n);
 }
 
+/* A member name that a tool extracting the archive would write outside its folder: absolute, or
+ * with a ".." component (numpy.savez never writes one). The name becomes an array name, which the
+ * caller may well use as a file name. */
+static bool is_separator(char c) { return c == '/' || c == '\\'; }
+
+static bool name_escapes(const char *name, size_t len)
+{
+    if (len > 0 && is_separator(name[0])) return true;
+    for (size_t i = 0; i + 1 < len; i++) {
+        bool starts = i == 0 || is_separator(name[i - 1]);
+        bool ends = i + 2 == len || is_separator(name[i + 2]);
+        if (name[i] == '.' && name[i + 1] == '.' && starts && ends) return true;
+    }
+    return false;
+}
+
 /* Checks the entry's metadata, produces its uncompressed bytes and passes them on. */
 static cnnrun_status *read_member(const unsigned char *b, size_t size, const zip_entry *e,
                                   const char *what, cr_npz_member_fn fn, void *ctx)
@@ -252,6 +276,11 @@ static cnnrun_status *read_member(const unsigned char *b, size_t size, const zip
         memchr(e->name, '\0', e->name_len))
         return cr_error(CNNRUN_ERR_INVALID_MODEL,
                         "%s: member '%.*s' is not a .npy file (an .npz holds only '<name>.npy')",
+                        what, nl, e->name);
+    if (name_escapes(e->name, e->name_len))
+        return cr_error(CNNRUN_ERR_INVALID_MODEL,
+                        "%s: member name '%.*s' is absolute or has a '..' component; .npz member "
+                        "names are plain array names",
                         what, nl, e->name);
     if (e->uncomp_size > MAX_MEMBER_BYTES)
         return cr_error(CNNRUN_ERR_OUT_OF_MEMORY,
@@ -274,6 +303,13 @@ static cnnrun_status *read_member(const unsigned char *b, size_t size, const zip
                             "%s: corrupt .npz (zip) archive: member '%.*s' claims %" PRIu64
                             " bytes from only %" PRIu64 " compressed bytes",
                             what, nl, e->name, e->uncomp_size, e->comp_size);
+        if (e->uncomp_size > ZIP_BOMB_MIN_BYTES && e->uncomp_size / ZIP_BOMB_RATIO > e->comp_size)
+            return cr_error(CNNRUN_ERR_INVALID_MODEL,
+                            "%s: member '%.*s' inflates %" PRIu64 " bytes to %" PRIu64
+                            " (over %d:1 and %" PRIu64 " MiB): refused as a likely zip bomb; store "
+                            "a real array of that size uncompressed (numpy.savez)",
+                            what, nl, e->name, e->comp_size, e->uncomp_size, ZIP_BOMB_RATIO,
+                            ZIP_BOMB_MIN_BYTES >> 20);
         buf = malloc(e->uncomp_size ? (size_t)e->uncomp_size : 1);
         if (!buf)
             return cr_error(CNNRUN_ERR_OUT_OF_MEMORY, "%s: cannot allocate %" PRIu64

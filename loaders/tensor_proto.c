@@ -2,6 +2,7 @@
  * an external file. Every claimed size is compared with the bytes actually present before the
  * tensor is allocated, so a hostile file cannot make us allocate what it does not hold. */
 #define _POSIX_C_SOURCE 200809L /* fseeko, fileno, fstat */
+#define _XOPEN_SOURCE 700      /* realpath */
 
 #include "tensor_proto.h"
 
@@ -114,6 +115,27 @@ static bool location_stays_inside(const char *loc)
     return true;
 }
 
+/* A location that stays inside the directory by its text may still leave it through a symbolic
+ * link (the file itself or a folder on the way): the resolved paths must agree too. A path that
+ * does not resolve is left for fopen to report. */
+static cnnrun_status *check_resolves_inside(const char *path, const char *dir)
+{
+    char *real_dir = realpath(dir, NULL), *real_path = realpath(path, NULL);
+    cnnrun_status *st = NULL;
+    if (real_dir && real_path) {
+        size_t n = strlen(real_dir);
+        bool root = n == 1 && real_dir[0] == '/';
+        if (strncmp(real_path, real_dir, n) != 0 || (!root && real_path[n] != '/'))
+            st = cr_error(CNNRUN_ERR_INVALID_MODEL,
+                          "external data file '%s' resolves to '%s', outside the model's directory "
+                          "'%s' (through a symbolic link); only files inside it are read",
+                          path, real_path, real_dir);
+    }
+    free(real_dir);
+    free(real_path);
+    return st;
+}
+
 /* Opens a tensor's external data file and checks that it holds `need` bytes at the stated
  * offset, before anything is allocated for them: a few bytes of model must not be able to make us
  * reserve gigabytes for a file that is missing or short. On success *file is positioned at the
@@ -161,7 +183,11 @@ static cnnrun_status *open_external(const Onnx__TensorProto *tp, const char *ext
     path[dir_len] = '/';
     memcpy(path + dir_len + 1, location, loc_len + 1);
 
-    cnnrun_status *st = NULL;
+    cnnrun_status *st = check_resolves_inside(path, external_dir);
+    if (st) {
+        free(path);
+        return st;
+    }
     FILE *f = fopen(path, "rb");
     struct stat sb;
     if (!f) {

@@ -1,5 +1,5 @@
-/* Element-wise operators with NumPy broadcasting: Add, Sub, Mul, Div, Pow and PRelu, and the
- * variadic Max, Min, Sum and Mean, on float32, float64 and (where ONNX allows) the signed and
+/* Element-wise operators with NumPy broadcasting: Add, Sub, Mul, Div, Pow, PRelu, Mod, BitShift
+ * and BitwiseAnd/Or/Xor, and the variadic Max, Min, Sum and Mean, on float32, float64 and (where ONNX allows) the signed and
  * unsigned integers of 8 to 64 bits; Max and Min also on float16, which they compute exactly since
  * they only select an input (the arithmetic ops would round in float16, and are not offered).
  *
@@ -13,19 +13,32 @@
  *
  * Integer arithmetic wraps in two's complement instead of being undefined on overflow; integer
  * Div truncates toward zero as ONNX specifies, and a division by zero yields 0 rather than
- * trapping (the result is undefined in ONNX; cnnrun must not crash on it). */
+ * trapping (the result is undefined in ONNX; cnnrun must not crash on it). The same holds for Mod
+ * by zero; a BitShift by the type's width or more gives 0 (undefined in C, the bits all leave). */
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "broadcast.h"
+#include "float16.h"
 #include "vec_math.h"
 #include "op_util.h"
 
 #define BINARY_PARALLEL_MIN 65536
 
-typedef enum binary_kind { BIN_ADD, BIN_SUB, BIN_MUL, BIN_DIV, BIN_MAX, BIN_MIN, BIN_PRELU, BIN_POW } binary_kind;
+typedef enum binary_kind {
+    BIN_ADD, BIN_SUB, BIN_MUL, BIN_DIV, BIN_MAX, BIN_MIN, BIN_PRELU, BIN_POW,
+    BIN_MOD,       /* Mod: fmod=1 (truncated, sign of the dividend) or fmod=0 (floored, sign of the divisor), per attribute */
+    BIN_MOD_TRUNC, /* the two kinds Mod resolves to in prepare */
+    BIN_MOD_FLOOR,
+    BIN_SHIFT,     /* BitShift: direction LEFT or RIGHT, per attribute */
+    BIN_SHL,
+    BIN_SHR,
+    BIN_BAND,      /* BitwiseAnd, BitwiseOr, BitwiseXor (opset 18) */
+    BIN_BOR,
+    BIN_BXOR,
+} binary_kind;
 
 /* One broadcast step: y = a op b over the merged loop nest (input 0 is a, input 1 is b). */
 typedef cr_bcast_plan bcast_plan;
@@ -53,6 +66,12 @@ static const cnnrun_dtype max_min_types[] = {CNNRUN_FLOAT32, CNNRUN_FLOAT64, CNN
                                              CNNRUN_UINT32,  CNNRUN_UINT16,  CNNRUN_UINT8,   0};
 static const cnnrun_dtype float_types[] = {CNNRUN_FLOAT32, CNNRUN_FLOAT64, 0};
 static const cnnrun_dtype pow_bases[] = {CNNRUN_FLOAT32, CNNRUN_FLOAT64, CNNRUN_INT64, CNNRUN_INT32, 0};
+static const cnnrun_dtype mod_types[] = {CNNRUN_FLOAT32, CNNRUN_FLOAT64, CNNRUN_FLOAT16, CNNRUN_INT64,
+                                         CNNRUN_INT32,   CNNRUN_INT16,   CNNRUN_INT8,    CNNRUN_UINT64,
+                                         CNNRUN_UINT32,  CNNRUN_UINT16,  CNNRUN_UINT8,   0};
+static const cnnrun_dtype unsigned_types[] = {CNNRUN_UINT64, CNNRUN_UINT32, CNNRUN_UINT16, CNNRUN_UINT8, 0};
+static const cnnrun_dtype integer_types[] = {CNNRUN_INT64,  CNNRUN_INT32,  CNNRUN_INT16,  CNNRUN_INT8,
+                                             CNNRUN_UINT64, CNNRUN_UINT32, CNNRUN_UINT16, CNNRUN_UINT8, 0};
 
 static const binary_desc descs[] = {
     {"Add", BIN_ADD, false, true, all_numbers},   {"Sub", BIN_SUB, false, true, all_numbers},
@@ -60,7 +79,33 @@ static const binary_desc descs[] = {
     {"Pow", BIN_POW, false, true, pow_bases},     {"PRelu", BIN_PRELU, false, false, float_types},
     {"Max", BIN_MAX, true, false, max_min_types}, {"Min", BIN_MIN, true, false, max_min_types},
     {"Sum", BIN_ADD, true, false, float_types},   {"Mean", BIN_ADD, true, false, float_types},
+    {"Mod", BIN_MOD, false, false, mod_types},    {"BitShift", BIN_SHIFT, false, false, unsigned_types},
+    {"BitwiseAnd", BIN_BAND, false, false, integer_types}, {"BitwiseOr", BIN_BOR, false, false, integer_types},
+    {"BitwiseXor", BIN_BXOR, false, false, integer_types},
 };
+
+/* Mod and BitShift pick their kernel from an attribute. Mod of floats must be the truncated
+ * remainder (fmod=1): ONNX leaves fmod=0 undefined for them. */
+static cnnrun_status *resolve_kind(const cr_op_ctx *ctx, binary_kind *kind)
+{
+    if (*kind == BIN_MOD) {
+        int64_t fmod;
+        CR_TRY(cr_attr_int(ctx->node, "fmod", 0, &fmod));
+        if (fmod != 0 && fmod != 1) return cr_op_unsupported_attr(ctx, "fmod", "must be 0 or 1");
+        cnnrun_dtype dt = ctx->in[0]->dtype;
+        bool is_float = dt == CNNRUN_FLOAT32 || dt == CNNRUN_FLOAT64 || dt == CNNRUN_FLOAT16;
+        if (is_float && fmod == 0)
+            return cr_op_unsupported_attr(ctx, "fmod", "floating-point inputs need fmod=1 (ONNX defines fmod=0 for integers only)");
+        *kind = fmod ? BIN_MOD_TRUNC : BIN_MOD_FLOOR;
+    } else if (*kind == BIN_SHIFT) {
+        const char *dir;
+        CR_TRY(cr_attr_string(ctx->node, "direction", "", &dir));
+        if (strcmp(dir, "LEFT") == 0) *kind = BIN_SHL;
+        else if (strcmp(dir, "RIGHT") == 0) *kind = BIN_SHR;
+        else return cr_op_unsupported_attr(ctx, "direction", "must be \"LEFT\" or \"RIGHT\"");
+    }
+    return NULL;
+}
 
 static const binary_desc *desc_of(const char *op_type)
 {
@@ -168,6 +213,8 @@ static cnnrun_status *binary_infer(cr_op_ctx *ctx)
                            cr_shape_str(ctx->in[1]->rank, ctx->in[1]->dims, ss, sizeof ss),
                            cr_shape_str(ctx->in[0]->rank, ctx->in[0]->dims, sx, sizeof sx));
     }
+    binary_kind kind = d->kind;
+    CR_TRY(resolve_kind(ctx, &kind));
     cr_set_output(ctx, 0, ctx->in[0]->dtype, rank, dims);
     return NULL;
 }
@@ -199,6 +246,11 @@ static cnnrun_status *binary_prepare(cr_op_ctx *ctx)
     binary_state *s = calloc(1, sizeof *s + (size_t)n_steps * sizeof s->steps[0]);
     if (!s) return cr_op_error(ctx, CNNRUN_ERR_OUT_OF_MEMORY, "out of memory for the op state");
     s->kind = d->kind;
+    cnnrun_status *kst = resolve_kind(ctx, &s->kind);
+    if (kst) {
+        free(s);
+        return kst;
+    }
     s->mean = strcmp(d->op_type, "Mean") == 0;
     s->threads = op_threads(ctx);
     s->n_steps = n_steps;
@@ -237,6 +289,9 @@ static cnnrun_status *binary_prepare(cr_op_ctx *ctx)
  * promote to a signed int that could overflow), so that overflow wraps instead of being
  * undefined. */
 #define INT_OPS(T, U)                                                                              \
+    static inline T T##_band(T a, T b) { return (T)(a & b); }                                      \
+    static inline T T##_bor(T a, T b) { return (T)(a | b); }                                       \
+    static inline T T##_bxor(T a, T b) { return (T)(a ^ b); }                                      \
     static inline T T##_add(T a, T b) { return (T)((U)a + (U)b); }                                 \
     static inline T T##_sub(T a, T b) { return (T)((U)a - (U)b); }                                 \
     static inline T T##_mul(T a, T b) { return (T)((U)a * (U)b); }                                 \
@@ -254,6 +309,22 @@ static cnnrun_status *binary_prepare(cr_op_ctx *ctx)
 #define UNSIGNED_DIV(T)                                                                            \
     static inline T T##_div(T a, T b) { return b == 0 ? 0 : (T)(a / b); }
 
+/* Remainders: truncated (C's %, sign of a) and floored (Python's %, sign of b). MIN % -1 is 0
+ * mathematically but traps in C, hence the b == -1 case. */
+#define SIGNED_MOD(T)                                                                              \
+    static inline T T##_modt(T a, T b) { return (b == 0 || b == -1) ? 0 : (T)(a % b); }           \
+    static inline T T##_modf(T a, T b)                                                             \
+    {                                                                                              \
+        T r = T##_modt(a, b);                                                                      \
+        return (r != 0 && ((r < 0) != (b < 0))) ? (T)(r + b) : r;                                  \
+    }
+
+#define UNSIGNED_MOD(T)                                                                            \
+    static inline T T##_modt(T a, T b) { return b == 0 ? 0 : (T)(a % b); }                         \
+    static inline T T##_modf(T a, T b) { return T##_modt(a, b); }                                  \
+    static inline T T##_shl(T a, T b) { return b >= sizeof(T) * 8 ? 0 : (T)((uint64_t)a << b); }   \
+    static inline T T##_shr(T a, T b) { return b >= sizeof(T) * 8 ? 0 : (T)(a >> b); }
+
 INT_OPS(int8_t, uint32_t)
 INT_OPS(int16_t, uint32_t)
 INT_OPS(int32_t, uint32_t)
@@ -270,6 +341,14 @@ UNSIGNED_DIV(uint8_t)
 UNSIGNED_DIV(uint16_t)
 UNSIGNED_DIV(uint32_t)
 UNSIGNED_DIV(uint64_t)
+SIGNED_MOD(int8_t)
+SIGNED_MOD(int16_t)
+SIGNED_MOD(int32_t)
+SIGNED_MOD(int64_t)
+UNSIGNED_MOD(uint8_t)
+UNSIGNED_MOD(uint16_t)
+UNSIGNED_MOD(uint32_t)
+UNSIGNED_MOD(uint64_t)
 
 /* Max and Min propagate NaN from either side, as NumPy's maximum and minimum do. */
 #define FLOAT_OPS(T)                                                                               \
@@ -302,6 +381,13 @@ static inline half half_min(half a, half b)
 static inline float float_prelu(float a, float b) { return cr_select_f32(a < 0.0f, a * b, a); }
 static inline double double_prelu(double a, double b) { return a < 0.0 ? a * b : a; }
 static inline float float_pow(float a, float b) { return powf(a, b); }
+static inline float float_modt(float a, float b) { return fmodf(a, b); }
+static inline double double_modt(double a, double b) { return fmod(a, b); }
+/* The remainder of two halves is exact in float, and exact again as a half. */
+static inline half half_modt(half a, half b)
+{
+    return cr_half_from_double(fmodf(cr_half_to_float(a), cr_half_to_float(b)));
+}
 static inline double double_pow(double a, double b) { return pow(a, b); }
 
 /* One innermost row: n outputs from a and b advancing by their strides (0 or 1). The three
@@ -393,33 +479,54 @@ static inline double double_pow(double a, double b) { return pow(a, b); }
 
 #define FLOAT_EXTRA(T)                                                                             \
     case BIN_PRELU: nest_##T##_prelu(p, threads, a, b, y); return true;                            \
-    case BIN_POW: nest_##T##_pow(p, threads, a, b, y); return true;
+    case BIN_POW: nest_##T##_pow(p, threads, a, b, y); return true;                                \
+    case BIN_MOD_TRUNC: nest_##T##_modt(p, threads, a, b, y); return true;
+
+#define SIGNED_EXTRA(T)                                                                            \
+    case BIN_MOD_TRUNC: nest_##T##_modt(p, threads, a, b, y); return true;                         \
+    case BIN_MOD_FLOOR: nest_##T##_modf(p, threads, a, b, y); return true;                         \
+    case BIN_BAND: nest_##T##_band(p, threads, a, b, y); return true;                              \
+    case BIN_BOR: nest_##T##_bor(p, threads, a, b, y); return true;                                \
+    case BIN_BXOR: nest_##T##_bxor(p, threads, a, b, y); return true;
+
+#define UNSIGNED_EXTRA(T)                                                                          \
+    SIGNED_EXTRA(T)                                                                                \
+    case BIN_SHL: nest_##T##_shl(p, threads, a, b, y); return true;                                \
+    case BIN_SHR: nest_##T##_shr(p, threads, a, b, y); return true;
 
 COMMON_KERNELS(float)
 NEST_KERNEL(float, prelu)
 NEST_KERNEL(float, pow)
+NEST_KERNEL(float, modt)
 TYPE_DISPATCH(float, FLOAT_EXTRA(float))
 COMMON_KERNELS(double)
 NEST_KERNEL(double, prelu)
 NEST_KERNEL(double, pow)
+NEST_KERNEL(double, modt)
 TYPE_DISPATCH(double, FLOAT_EXTRA(double))
-#define INT_TYPE(T) COMMON_KERNELS(T) TYPE_DISPATCH(T, )
-INT_TYPE(int8_t)
-INT_TYPE(int16_t)
-INT_TYPE(int32_t)
-INT_TYPE(int64_t)
-INT_TYPE(uint8_t)
-INT_TYPE(uint16_t)
-INT_TYPE(uint32_t)
-INT_TYPE(uint64_t)
+#define INT_KERNELS(T)                                                                             \
+    COMMON_KERNELS(T) NEST_KERNEL(T, modt) NEST_KERNEL(T, modf) NEST_KERNEL(T, band) NEST_KERNEL(T, bor) \
+    NEST_KERNEL(T, bxor)
+#define SIGNED_TYPE(T) INT_KERNELS(T) TYPE_DISPATCH(T, SIGNED_EXTRA(T))
+#define UNSIGNED_TYPE(T) INT_KERNELS(T) NEST_KERNEL(T, shl) NEST_KERNEL(T, shr) TYPE_DISPATCH(T, UNSIGNED_EXTRA(T))
+SIGNED_TYPE(int8_t)
+SIGNED_TYPE(int16_t)
+SIGNED_TYPE(int32_t)
+SIGNED_TYPE(int64_t)
+UNSIGNED_TYPE(uint8_t)
+UNSIGNED_TYPE(uint16_t)
+UNSIGNED_TYPE(uint32_t)
+UNSIGNED_TYPE(uint64_t)
 NEST_KERNEL(half, max)
 NEST_KERNEL(half, min)
+NEST_KERNEL(half, modt)
 
 static bool step_half(binary_kind k, const bcast_plan *p, int threads, const void *a, const void *b, void *y)
 {
     switch (k) {
     case BIN_MAX: nest_half_max(p, threads, a, b, y); return true;
     case BIN_MIN: nest_half_min(p, threads, a, b, y); return true;
+    case BIN_MOD_TRUNC: nest_half_modt(p, threads, a, b, y); return true;
     default: return false; /* refused by the dtype lists */
     }
 }
@@ -539,7 +646,7 @@ static void binary_destroy(void *state)
         .op_type = name, \
         .domain = "", \
         .opset_min = 1, \
-        .opset_max = 21, \
+        .opset_max = 22, \
         .flags = CR_OP_LAYOUT_AWARE, \
         .infer = binary_infer, \
         .prepare = binary_prepare, \
@@ -557,5 +664,18 @@ BINARY_OP(op_min, "Min")
 BINARY_OP(op_sum, "Sum")
 BINARY_OP(op_mean, "Mean")
 
+/* Mod (opset 10), BitShift (11) and the bitwise ops (18) have not changed since. */
+#define BINARY_OP_FROM(var, name, min)                                                             \
+    static const cr_op var = {.op_type = name, .domain = "", .opset_min = min, .opset_max = 22,      \
+                              .flags = CR_OP_LAYOUT_AWARE, .infer = binary_infer,                   \
+                              .prepare = binary_prepare, .run = binary_run, .destroy = binary_destroy};
+BINARY_OP_FROM(op_mod, "Mod", 10)
+BINARY_OP_FROM(op_bit_shift, "BitShift", 11)
+BINARY_OP_FROM(op_bitwise_and, "BitwiseAnd", 18)
+BINARY_OP_FROM(op_bitwise_or, "BitwiseOr", 18)
+BINARY_OP_FROM(op_bitwise_xor, "BitwiseXor", 18)
+
 const cr_op *const cr_ops_binary[] = {&op_add, &op_sub, &op_mul, &op_div, &op_pow,
-                                      &op_prelu, &op_max, &op_min, &op_sum, &op_mean, NULL};
+                                      &op_prelu, &op_max, &op_min, &op_sum, &op_mean,
+                                      &op_mod,   &op_bit_shift, &op_bitwise_and, &op_bitwise_or,
+                                      &op_bitwise_xor, NULL};

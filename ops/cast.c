@@ -1,4 +1,4 @@
-/* Cast (opsets 1-21; `to` is a type name before opset 6, a TensorProto.DataType after) and
+/* Cast (opsets 1-22; `to` is a type name before opset 6, a TensorProto.DataType after) and
  * CastLike (opset 15: the target is input 1's dtype), between every dtype cnnrun has: float32,
  * float64, float16, bfloat16, int8-64, uint8-64 and bool. String and complex are refused.
  *
@@ -35,14 +35,10 @@
 #define CAST_PARALLEL_MIN 65536
 #define CAST_CHUNK 16384
 
-/* The ONNX name of a type that may be outside cnnrun_dtype (complex = 14, 15). */
+/* The ONNX name of a type, also outside cnnrun_dtype (complex, float8, 4-bit). */
 static const char *onnx_type_label(int t)
 {
-    switch (t) {
-    case 14: return "complex64";
-    case 15: return "complex128";
-    default: return cnnrun_dtype_name((cnnrun_dtype)t);
-    }
+    return cnnrun_dtype_name((cnnrun_dtype)t);
 }
 
 static bool cast_supported(cnnrun_dtype dt)
@@ -94,7 +90,7 @@ static cnnrun_status *cast_target(const cr_op_ctx *ctx, cnnrun_dtype *to)
     }
     if (t < 1 || t > 16 || !cast_supported((cnnrun_dtype)t)) {
         snprintf(why, sizeof why, "target type %lld (%s) is not a dtype cnnrun supports", (long long)t,
-                 t >= 1 && t <= 16 ? onnx_type_label((int)t) : "unknown");
+                 t >= 1 && t <= 23 ? onnx_type_label((int)t) : "unknown");
         return cr_op_unsupported_attr(ctx, "to", why);
     }
     *to = (cnnrun_dtype)t;
@@ -286,7 +282,7 @@ static const cr_op op_cast = {
     .op_type = "Cast",
     .domain = "",
     .opset_min = 1,
-    .opset_max = 21,
+    .opset_max = 22,
     .infer = cast_infer,
     .run = cast_run,
 };
@@ -294,7 +290,7 @@ static const cr_op op_cast_like = {
     .op_type = "CastLike",
     .domain = "",
     .opset_min = 15,
-    .opset_max = 21,
+    .opset_max = 22,
     .infer = cast_like_infer,
     .run = cast_run,
 };

@@ -262,7 +262,7 @@ static cnnrun_status *not_run(cr_op_ctx *ctx)
         .op_type = name, \
         .domain = "", \
         .opset_min = min, \
-        .opset_max = 21, \
+        .opset_max = 22, \
         .infer = cmp_infer, \
         .prepare = cmp_prepare, \
         .run = cmp_run, \
@@ -280,7 +280,7 @@ static const cr_op op_not = {
     .op_type = "Not",
     .domain = "",
     .opset_min = 1,
-    .opset_max = 21,
+    .opset_max = 22,
     .infer = not_infer,
     .run = not_run,
 };

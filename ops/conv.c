@@ -1,5 +1,6 @@
-/* Conv (ONNX opsets 1-17): 1-D, 2-D and 3-D convolution with groups (depthwise included),
- * dilations, strides, explicit or automatic padding, on a oneDNN convolution primitive. */
+/* Conv (ONNX opsets 1-22; 22 only adds bfloat16): 1-D, 2-D and 3-D convolution with groups
+ * (depthwise included), dilations, strides, explicit or automatic padding, on a oneDNN
+ * convolution primitive. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -271,7 +272,7 @@ static const cr_op conv_op = {
     .op_type = "Conv",
     .domain = "",
     .opset_min = 1,
-    .opset_max = 17,
+    .opset_max = 22,
     .flags = CR_OP_LAYOUT_AWARE | CR_OP_FUSES_ELTWISE | CR_OP_FUSES_SUM,
     .infer = conv_infer,
     .prepare = conv_prepare,

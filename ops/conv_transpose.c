@@ -1,6 +1,6 @@
-/* ConvTranspose (ONNX opsets 1-17): 1-D, 2-D and 3-D transposed convolution with groups,
- * dilations, strides, explicit, automatic or output_shape-derived padding and output_padding, on
- * a oneDNN deconvolution primitive.
+/* ConvTranspose (ONNX opsets 1-22; 22 only adds bfloat16): 1-D, 2-D and 3-D transposed
+ * convolution with groups, dilations, strides, explicit, automatic or output_shape-derived
+ * padding and output_padding, on a oneDNN deconvolution primitive.
  *
  * Geometry. Each input pixel i scatters its kernel onto "full" positions i*stride + k*dilation,
  * so the full extent is stride*(in-1) + (kernel-1)*dilation + 1. ONNX output index o is full
@@ -477,7 +477,7 @@ static const cr_op conv_transpose_op = {
     .op_type = "ConvTranspose",
     .domain = "",
     .opset_min = 1,
-    .opset_max = 17,
+    .opset_max = 22,
     .infer = ct_infer,
     .prepare = ct_prepare,
     .run = ct_run,

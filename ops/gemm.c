@@ -1,4 +1,4 @@
-/* Gemm and MatMul (ONNX opsets 1-17) on oneDNN inner product and matmul primitives.
+/* Gemm and MatMul (ONNX opsets 1-22) on oneDNN inner product and matmul primitives.
  *
  * Gemm computes alpha * A' * B' + beta * C. oneDNN 2.6's matmul applies its output scale after the
  * bias, so alpha and beta are folded into the constant data instead: alpha into a constant B, beta
@@ -442,7 +442,7 @@ static const cr_op gemm_op = {
     .op_type = "Gemm",
     .domain = "",
     .opset_min = 1,
-    .opset_max = 17,
+    .opset_max = 22,
     .flags = CR_OP_FUSES_ELTWISE,
     .infer = gemm_infer,
     .prepare = gemm_prepare,
@@ -456,7 +456,7 @@ static const cr_op matmul_op = {
     .op_type = "MatMul",
     .domain = "",
     .opset_min = 1,
-    .opset_max = 17,
+    .opset_max = 22,
     .infer = matmul_infer,
     .prepare = matmul_prepare,
     .run = matmul_run,

@@ -249,7 +249,7 @@ static const cr_op op_constant_of_shape = {
     .op_type = "ConstantOfShape",
     .domain = "",
     .opset_min = 9,
-    .opset_max = 21,
+    .opset_max = 22,
     .infer = constant_of_shape_infer,
     .prepare = constant_of_shape_prepare,
     .run = constant_of_shape_run,
@@ -259,7 +259,7 @@ static const cr_op op_range = {
     .op_type = "Range",
     .domain = "",
     .opset_min = 11,
-    .opset_max = 21,
+    .opset_max = 22,
     .infer = range_infer,
     .run = range_run,
 };

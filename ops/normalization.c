@@ -1,5 +1,5 @@
 /* Normalisations computed from the data itself, on float32: InstanceNormalization,
- * LayerNormalization and LRN. (BatchNormalization, whose statistics are parameters, lives in
+ * LayerNormalization, GroupNormalization, LRN and MeanVarianceNormalization. (BatchNormalization, whose statistics are parameters, lives in
  * batchnorm.c.)
  *
  * InstanceNormalization: for each (n, c), mean and variance over the spatial dims, then
@@ -9,6 +9,11 @@
  *   InvStdDev have X's shape with the normalised dims set to 1.
  * LRN: y = x / (bias + alpha / size * square_sum) ^ beta, square_sum over the channels
  *   c - floor((size-1)/2) .. c + ceil((size-1)/2) clipped to the tensor.
+ * GroupNormalization: the channels split into num_groups groups; mean and variance over each
+ *   (n, group)'s channels and spatial dims, then y = scale * (x - mean) / sqrt(var + epsilon) + bias
+ *   with scale and bias per group (opset 18) or per channel (opset 21).
+ * MeanVarianceNormalization: y = (x - mean) / (sqrt(var) + 1e-9), mean and variance over `axes`
+ *   (default [0, 2, 3]), the epsilon added after the root as ONNX's definition does.
  *
  * The variance is computed in a second pass over (x - mean) rather than as E[x²] - E[x]², which
  * loses every digit when the mean is large next to the spread. */
@@ -419,6 +424,160 @@ static cnnrun_status *lrn_run(cr_op_ctx *ctx)
     return NULL;
 }
 
+/* ---- GroupNormalization --------------------------------------------------------------------- */
+
+static cnnrun_status *groupnorm_params(const cr_op_ctx *ctx, int64_t *groups, float *epsilon)
+{
+    CR_TRY(cr_attr_int(ctx->node, "num_groups", 0, groups));
+    CR_TRY(cr_attr_float(ctx->node, "epsilon", 1e-5f, epsilon));
+    int64_t stash;
+    CR_TRY(cr_attr_int(ctx->node, "stash_type", 1, &stash));
+    if (stash != 1) return cr_op_unsupported_attr(ctx, "stash_type", "statistics are computed in float32 (1)");
+    const cr_tensor *x = ctx->in[0];
+    if (x->rank < 2) return cr_op_error(ctx, CNNRUN_ERR_INVALID_MODEL, "X must be [N, C, ...]");
+    int64_t c = x->dims[1];
+    if (*groups < 1 || c % *groups != 0)
+        return cr_op_unsupported_attr(ctx, "num_groups", "must be positive and divide the channel count");
+    /* Opset 18 gives scale and bias per group, 21 per channel. */
+    int64_t per = ctx->opset >= 21 ? c : *groups;
+    for (int i = 1; i <= 2; i++)
+        if (ctx->in[i]->rank != 1 || ctx->in[i]->dims[0] != per)
+            return cr_op_error(ctx, CNNRUN_ERR_INPUT_MISMATCH, "%s must have %lld values (one per %s at opset %lld)",
+                               i == 1 ? "scale" : "bias", (long long)per, ctx->opset >= 21 ? "channel" : "group",
+                               (long long)ctx->opset);
+    return NULL;
+}
+
+static cnnrun_status *groupnorm_infer(cr_op_ctx *ctx)
+{
+    CR_TRY(cr_op_check_inputs(ctx, 3, 3));
+    CR_TRY(check_float_input(ctx, 0, "X"));
+    CR_TRY(check_float_input(ctx, 1, "scale"));
+    CR_TRY(check_float_input(ctx, 2, "bias"));
+    int64_t groups;
+    float eps;
+    CR_TRY(groupnorm_params(ctx, &groups, &eps));
+    cr_set_output(ctx, 0, CNNRUN_FLOAT32, ctx->in[0]->rank, ctx->in[0]->dims);
+    return NULL;
+}
+
+static cnnrun_status *groupnorm_run(cr_op_ctx *ctx)
+{
+    int64_t groups;
+    float eps;
+    CR_TRY(groupnorm_params(ctx, &groups, &eps));
+    const cr_tensor *x = ctx->in[0];
+    const float *xv = x->data, *scale = ctx->in[1]->data, *bias = ctx->in[2]->data;
+    float *y = ctx->out[0]->data;
+    int64_t n = x->dims[0], c = x->dims[1], spatial = 1;
+    for (int d = 2; d < x->rank; d++) spatial *= x->dims[d];
+    int64_t cpg = c / groups, len = cpg * spatial;
+    bool per_channel = ctx->opset >= 21;
+    for (int64_t b = 0; b < n; b++)
+        for (int64_t g = 0; g < groups; g++) {
+            const float *xg = xv + (b * c + g * cpg) * spatial;
+            float *yg = y + (b * c + g * cpg) * spatial;
+            float mean = 0.0f, inv_std = 0.0f;
+            if (len > 0) row_moments(xg, len, eps, &mean, &inv_std);
+            for (int64_t k = 0; k < cpg; k++) {
+                int64_t p = per_channel ? g * cpg + k : g;
+                float a = scale[p] * inv_std, sh = bias[p] - a * mean;
+                for (int64_t i = 0; i < spatial; i++) yg[k * spatial + i] = xg[k * spatial + i] * a + sh;
+            }
+        }
+    return NULL;
+}
+
+/* ---- MeanVarianceNormalization ------------------------------------------------------------ */
+
+/* Which axes are reduced (bit d for axis d). */
+static cnnrun_status *mvn_axes(const cr_op_ctx *ctx, unsigned *mask)
+{
+    static const int64_t dflt[] = {0, 2, 3};
+    const int64_t *axes;
+    size_t n;
+    CR_TRY(cr_attr_ints(ctx->node, "axes", &axes, &n));
+    if (!axes) {
+        axes = dflt;
+        n = 3;
+    }
+    *mask = 0;
+    for (size_t i = 0; i < n; i++) {
+        int a;
+        CR_TRY(cr_normalize_axis(ctx, "attribute axes", axes[i], ctx->in[0]->rank, &a));
+        *mask |= 1u << a;
+    }
+    return NULL;
+}
+
+static cnnrun_status *mvn_infer(cr_op_ctx *ctx)
+{
+    static const cnnrun_dtype floats[] = {CNNRUN_FLOAT32, 0};
+    CR_TRY(cr_op_check_inputs(ctx, 1, 1));
+    CR_TRY(cr_op_check_dtype(ctx, 0, floats));
+    unsigned mask;
+    CR_TRY(mvn_axes(ctx, &mask));
+    cr_set_output(ctx, 0, CNNRUN_FLOAT32, ctx->in[0]->rank, ctx->in[0]->dims);
+    return NULL;
+}
+
+/* The group (an index over the kept axes) of every element is computed on the fly; scratch
+ * holds two doubles per group: the sum, then the mean, and the sum of squared deviations. */
+static int64_t mvn_groups(const cr_tensor *x, unsigned mask)
+{
+    int64_t g = 1;
+    for (int d = 0; d < x->rank; d++)
+        if (!(mask & (1u << d))) g *= x->dims[d];
+    return g;
+}
+
+static cnnrun_status *mvn_prepare(cr_op_ctx *ctx)
+{
+    unsigned mask;
+    CR_TRY(mvn_axes(ctx, &mask));
+    ctx->scratch_bytes = (size_t)(2 * mvn_groups(ctx->in[0], mask)) * sizeof(double);
+    return NULL;
+}
+
+static int64_t mvn_group_of(const cr_tensor *x, unsigned mask, int64_t i)
+{
+    int64_t g = 0, mul = 1;
+    for (int d = x->rank - 1; d >= 0; d--) {
+        int64_t c = i % x->dims[d];
+        i /= x->dims[d];
+        if (!(mask & (1u << d))) {
+            g += c * mul;
+            mul *= x->dims[d];
+        }
+    }
+    return g;
+}
+
+static cnnrun_status *mvn_run(cr_op_ctx *ctx)
+{
+    const cr_tensor *x = ctx->in[0];
+    unsigned mask;
+    CR_TRY(mvn_axes(ctx, &mask));
+    int64_t groups = mvn_groups(x, mask), n = cr_tensor_count(x), per = groups ? n / groups : 0;
+    double *mean = ctx->scratch, *dev = mean + groups;
+    const float *xv = x->data;
+    float *y = ctx->out[0]->data;
+    for (int64_t g = 0; g < groups; g++) mean[g] = dev[g] = 0.0;
+    for (int64_t i = 0; i < n; i++) mean[mvn_group_of(x, mask, i)] += xv[i];
+    for (int64_t g = 0; g < groups; g++) mean[g] /= (double)per;
+    for (int64_t i = 0; i < n; i++) {
+        int64_t g = mvn_group_of(x, mask, i);
+        double d = xv[i] - mean[g];
+        dev[g] += d * d;
+    }
+    for (int64_t g = 0; g < groups; g++) dev[g] = sqrt(dev[g] / (double)per) + 1e-9;
+    for (int64_t i = 0; i < n; i++) {
+        int64_t g = mvn_group_of(x, mask, i);
+        y[i] = (float)((xv[i] - mean[g]) / dev[g]);
+    }
+    return NULL;
+}
+
 /* InstanceNormalization and LRN keep their semantics from opsets 6 and 1 (the opset-1
  * InstanceNormalization attribute consumed_inputs is a legacy optimisation hint); later versions
  * add dtypes only. LayerNormalization enters the default domain at 17. */
@@ -426,7 +585,7 @@ static const cr_op op_instnorm = {
     .op_type = "InstanceNormalization",
     .domain = "",
     .opset_min = 1,
-    .opset_max = 21,
+    .opset_max = 22,
     .infer = instnorm_infer,
     .prepare = instnorm_prepare,
     .run = instnorm_run,
@@ -436,7 +595,7 @@ static const cr_op op_layernorm = {
     .op_type = "LayerNormalization",
     .domain = "",
     .opset_min = 17,
-    .opset_max = 21,
+    .opset_max = 22,
     .infer = layernorm_infer,
     .prepare = layernorm_prepare,
     .run = layernorm_run,
@@ -446,11 +605,32 @@ static const cr_op op_lrn = {
     .op_type = "LRN",
     .domain = "",
     .opset_min = 1,
-    .opset_max = 21,
+    .opset_max = 22,
     .infer = lrn_infer,
     .prepare = lrn_prepare,
     .run = lrn_run,
     .destroy = op_state_free,
 };
 
-const cr_op *const cr_ops_normalization[] = {&op_instnorm, &op_layernorm, &op_lrn, NULL};
+/* GroupNormalization: 18 (scale and bias per group), 21 (per channel, stash_type). */
+static const cr_op op_groupnorm = {
+    .op_type = "GroupNormalization",
+    .domain = "",
+    .opset_min = 18,
+    .opset_max = 22,
+    .infer = groupnorm_infer,
+    .run = groupnorm_run,
+};
+
+/* MeanVarianceNormalization: opset 9 (13 adds dtypes). */
+static const cr_op op_mvn = {
+    .op_type = "MeanVarianceNormalization",
+    .domain = "",
+    .opset_min = 9,
+    .opset_max = 22,
+    .infer = mvn_infer,
+    .prepare = mvn_prepare,
+    .run = mvn_run,
+};
+
+const cr_op *const cr_ops_normalization[] = {&op_instnorm, &op_layernorm, &op_lrn, &op_mvn, &op_groupnorm, NULL};

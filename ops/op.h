@@ -101,12 +101,16 @@ enum {
     CR_OP_FUSES_ELTWISE = 1u << 4,
     /* prepare applies a CR_POST_SUM post-op (ctx->sum_in) to output 0. */
     CR_OP_FUSES_SUM = 1u << 5,
+    /* Output 0 may be omitted (the recurrent ops: Y, Y_h, Y_c are each optional). Without this
+     * flag, loading refuses a node whose output 0 is missing, so kernels may rely on it. */
+    CR_OP_OPTIONAL_OUTPUT0 = 1u << 6,
 };
 
-/* The newest default-domain opset cnnrun implements: that of ONNX 1.12, whose test suite every
- * operator is checked against. Later opsets change operators (e.g. opset 18 moves the Reduce ops'
- * axes to an input), so models that declare them are refused rather than misread. */
-#define CR_OPSET_MAX 17
+/* The newest default-domain opset cnnrun accepts (ONNX 1.17). Each operator declares the opsets
+ * whose semantics it implements (opset_max stops before a version that changes the meaning, e.g.
+ * DFT at 20), so a model at a newer opset that uses a changed operator is refused naming the op
+ * and the opset, while one whose operators are all unchanged or implemented runs. */
+#define CR_OPSET_MAX 22
 
 typedef struct cr_op {
     const char *op_type;

@@ -1,9 +1,12 @@
-/* Pad in constant, reflect and edge modes, any dtype by element size (opsets 2-17).
+/* Pad in constant, reflect, edge and wrap modes, any dtype by element size (opsets 2-22).
  *
  * Opsets 2-10 give pads and the constant as attributes ('pads', 'value'); from 11 they are
- * inputs (pads must be known at plan time; the constant is read at run time). Negative pads crop. Every output index o of an axis reads input index
+ * inputs (pads must be known at plan time; the constant is read at run time); from 18 an optional
+ * axes input says which axes the pads are for (the others get none), and 19 adds wrap mode.
+ * Negative pads crop. Every output index o of an axis reads input index
  * o - pad_begin when it is inside the input; outside, constant mode writes the constant, edge mode
- * clamps and reflect mode mirrors (repeatedly when the pad is wider than the input, like NumPy).
+ * clamps, reflect mode mirrors (repeatedly when the pad is wider than the input, like NumPy) and
+ * wrap mode repeats the input periodically.
  * prepare tabulates that source index for every index of every axis. run walks output rows (all
  * axes but the last): a row whose source is outside the input on some axis is all constant;
  * otherwise its middle is one memcpy and only the border columns go through the table. */
@@ -14,7 +17,7 @@
 
 #define MOVE_PARALLEL_MIN_BYTES (1u << 20) /* below this, a copy costs less than waking threads */
 
-typedef enum pad_mode { PAD_CONSTANT, PAD_REFLECT, PAD_EDGE } pad_mode;
+typedef enum pad_mode { PAD_CONSTANT, PAD_REFLECT, PAD_EDGE, PAD_WRAP } pad_mode;
 
 typedef struct pad_state {
     int rank;                          /* >= 1 */
@@ -44,7 +47,8 @@ static cnnrun_status *pad_mode_attr(const cr_op_ctx *ctx, pad_mode *mode)
     if (strcmp(m, "constant") == 0) *mode = PAD_CONSTANT;
     else if (strcmp(m, "reflect") == 0) *mode = PAD_REFLECT;
     else if (strcmp(m, "edge") == 0) *mode = PAD_EDGE;
-    else return cr_op_unsupported_attr(ctx, "mode", "only 'constant', 'reflect' and 'edge' are implemented");
+    else if (strcmp(m, "wrap") == 0 && ctx->opset >= 19) *mode = PAD_WRAP;
+    else return cr_op_unsupported_attr(ctx, "mode", "expected 'constant', 'reflect', 'edge' or (from opset 19) 'wrap'");
     return NULL;
 }
 
@@ -63,6 +67,26 @@ static cnnrun_status *pad_amounts(const cr_op_ctx *ctx, int64_t *begin, int64_t 
         memcpy(pads, attr, n * sizeof *attr);
     } else {
         CR_TRY(cr_const_ints(ctx, 1, "pads", pads, 2 * CR_MAX_RANK, &n));
+    }
+    if (ctx->opset >= 18 && ctx->n_in > 3 && ctx->in[3]) {
+        /* pads holds begins then ends for the listed axes only. */
+        int64_t axes[CR_MAX_RANK];
+        size_t na;
+        CR_TRY(cr_const_ints(ctx, 3, "axes", axes, CR_MAX_RANK, &na));
+        if (n != 2 * na)
+            return cr_op_error(ctx, CNNRUN_ERR_INVALID_MODEL, "pads has %zu values for %zu axes; %zu expected", n, na,
+                               2 * na);
+        for (int d = 0; d < rank; d++) begin[d] = end[d] = 0;
+        bool seen[CR_MAX_RANK] = {false};
+        for (size_t i = 0; i < na; i++) {
+            int a;
+            CR_TRY(cr_normalize_axis(ctx, "axes value", axes[i], rank, &a));
+            if (seen[a]) return cr_op_error(ctx, CNNRUN_ERR_INVALID_MODEL, "axis %d appears more than once in axes", a);
+            seen[a] = true;
+            begin[a] = pads[i];
+            end[a] = pads[i + na];
+        }
+        return NULL;
     }
     if (n != 2 * (size_t)rank)
         return cr_op_error(ctx, CNNRUN_ERR_INVALID_MODEL, "pads has %zu values; %d expected (begin and end of %d axes)",
@@ -90,7 +114,7 @@ static cnnrun_status *pad_output_dims(const cr_op_ctx *ctx, const int64_t *begin
                                (long long)begin[d], (long long)end[d], d, (long long)in);
         if (mode != PAD_CONSTANT && in == 0 && dims[d] > 0)
             return cr_op_error(ctx, CNNRUN_ERR_INVALID_MODEL, "%s padding of axis %d needs a non-empty input axis",
-                               mode == PAD_EDGE ? "edge" : "reflect", d);
+                               mode == PAD_EDGE ? "edge" : mode == PAD_WRAP ? "wrap" : "reflect", d);
     }
     size_t bytes;
     if (!cr_shape_bytes(x->dtype, x->rank, dims, &bytes)) {
@@ -103,7 +127,7 @@ static cnnrun_status *pad_output_dims(const cr_op_ctx *ctx, const int64_t *begin
 
 static cnnrun_status *pad_infer(cr_op_ctx *ctx)
 {
-    CR_TRY(cr_op_check_inputs(ctx, ctx->opset < 11 ? 1 : 2, ctx->opset < 11 ? 1 : 3));
+    CR_TRY(cr_op_check_inputs(ctx, ctx->opset < 11 ? 1 : 2, ctx->opset < 11 ? 1 : ctx->opset < 18 ? 3 : 4));
     const cr_tensor *x = ctx->in[0];
     size_t es = cnnrun_dtype_size(x->dtype);
     if (es != 1 && es != 2 && es != 4 && es != 8)
@@ -138,6 +162,10 @@ static int64_t pad_source(int64_t o, int64_t begin, int64_t n, pad_mode mode)
     int64_t i = o - begin;
     if (i >= 0 && i < n) return i;
     if (mode == PAD_CONSTANT) return -1;
+    if (mode == PAD_WRAP) {
+        int64_t m = i % n;
+        return m < 0 ? m + n : m;
+    }
     if (mode == PAD_EDGE || n == 1) return i < 0 ? 0 : n - 1;
     /* Mirror without repeating the edge: the pattern has period 2(n-1). */
     int64_t period = 2 * (n - 1);
@@ -294,12 +322,12 @@ static void pad_destroy(void *state)
 }
 
 /* Opset 1 named the attribute 'paddings' and is not implemented. Opsets 2-10: attributes; 11-17:
- * inputs (18 adds an axes input and 19 'wrap' mode, neither implemented). */
+ * inputs; 18 adds the axes input and 19 'wrap' mode (both implemented); 21 adds dtypes. */
 static const cr_op op_pad = {
     .op_type = "Pad",
     .domain = "",
     .opset_min = 2,
-    .opset_max = 17,
+    .opset_max = 22,
     .infer = pad_infer,
     .prepare = pad_prepare,
     .run = pad_run,

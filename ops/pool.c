@@ -1,6 +1,6 @@
-/* Pooling (ONNX opsets 1-17): MaxPool, AveragePool, GlobalAveragePool and GlobalMaxPool over 1 to 3
- * spatial dims, on a oneDNN pooling primitive for float32. Two plain C paths cover what that
- * primitive does not:
+/* Pooling (ONNX opsets 1-22; 19 gives AveragePool dilations, 22 adds bfloat16): MaxPool,
+ * AveragePool, GlobalAveragePool and GlobalMaxPool over 1 to 3 spatial dims, on a oneDNN pooling
+ * primitive for float32. Two plain C paths cover what that primitive does not:
  *   - AveragePool with count_include_pad=1 whose ceil_mode windows reach past the explicit
  *     padding, where ONNX divides by the part of the window inside the padded input while oneDNN
  *     would divide by the whole kernel;
@@ -136,9 +136,9 @@ static cnnrun_status *pool_geometry_of(const cr_op_ctx *ctx, pool_geometry *g)
                                (long long)storage_order);
         g->column_major = storage_order == 1; /* only Indices depend on it */
     }
-    /* dilations: MaxPool from opset 10 (AveragePool only from 19); ceil_mode from opset 10 */
-    CR_TRY(cr_window_init(ctx, nsp, x->dims + 2, kernel, kind == POOL_MAX && ctx->opset >= 10,
-                          ctx->opset >= 10, &g->win));
+    /* dilations: MaxPool from opset 10, AveragePool from 19; ceil_mode from opset 10 */
+    bool dilations = (kind == POOL_MAX && ctx->opset >= 10) || (kind == POOL_AVG && ctx->opset >= 19);
+    CR_TRY(cr_window_init(ctx, nsp, x->dims + 2, kernel, dilations, ctx->opset >= 10, &g->win));
     /* A window wholly inside the padding has no value; ONNX Runtime refuses these pads too. */
     for (int i = 0; i < nsp; i++)
         if (g->win.pad_l[i] >= kernel[i] || g->win.pad_r[i] >= kernel[i])
@@ -149,10 +149,12 @@ static cnnrun_status *pool_geometry_of(const cr_op_ctx *ctx, pool_geometry *g)
                                (long long)kernel[i]);
     int empty_dim;
     int64_t empty_pos;
-    if (kind == POOL_MAX && find_empty_window(&g->win, &empty_dim, &empty_pos))
+    /* A max, or an average over the taps inside the input, of no element at all. */
+    bool needs_element = kind == POOL_MAX || (kind == POOL_AVG && !g->count_include_pad);
+    if (needs_element && find_empty_window(&g->win, &empty_dim, &empty_pos))
         return cr_op_error(ctx, CNNRUN_ERR_INVALID_MODEL,
                            "window %lld of spatial dim %d lies wholly in the padding (kernel %lld, "
-                           "dilation %lld, pads %lld and %lld, input size %lld): it has no maximum",
+                           "dilation %lld, pads %lld and %lld, input size %lld): it has no element",
                            (long long)empty_pos, empty_dim, (long long)kernel[empty_dim],
                            (long long)g->win.dilation[empty_dim], (long long)g->win.pad_l[empty_dim],
                            (long long)g->win.pad_r[empty_dim], (long long)g->win.in[empty_dim]);
@@ -335,7 +337,7 @@ static const char *pool_describe(const void *state)
         .op_type = name,                                                                           \
         .domain = "",                                                                              \
         .opset_min = 1,                                                                            \
-        .opset_max = 17,                                                                           \
+        .opset_max = 22,                                                                           \
         .infer = pool_infer,                                                                       \
         .flags = CR_OP_LAYOUT_AWARE,                                                               \
         .prepare = pool_prepare,                                                                   \

@@ -517,12 +517,12 @@ static double conv_integer_flops(const cr_op_ctx *ctx)
 }
 
 static const cr_op qlinear_conv_op = {
-    .op_type = "QLinearConv", .domain = "", .opset_min = 10, .opset_max = 17,
+    .op_type = "QLinearConv", .domain = "", .opset_min = 10, .opset_max = CR_OPSET_MAX,
     .infer = qlinear_conv_infer, .prepare = qlinear_conv_prepare, .run = cr_qconv_run,
     .destroy = cr_qconv_destroy, .describe = cr_qconv_describe, .flops = qlinear_conv_flops,
 };
 static const cr_op conv_integer_op = {
-    .op_type = "ConvInteger", .domain = "", .opset_min = 10, .opset_max = 17,
+    .op_type = "ConvInteger", .domain = "", .opset_min = 10, .opset_max = CR_OPSET_MAX,
     .infer = conv_integer_infer, .prepare = conv_integer_prepare, .run = cr_qconv_run,
     .destroy = cr_qconv_destroy, .describe = cr_qconv_describe, .flops = conv_integer_flops,
 };

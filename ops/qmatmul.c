@@ -355,12 +355,12 @@ static double qmm_flops(const cr_op_ctx *ctx)
 }
 
 static const cr_op qlinear_matmul_op = {
-    .op_type = "QLinearMatMul", .domain = "", .opset_min = 10, .opset_max = 17,
+    .op_type = "QLinearMatMul", .domain = "", .opset_min = 10, .opset_max = CR_OPSET_MAX,
     .infer = qlinear_matmul_infer, .prepare = qlinear_matmul_prepare, .run = qlinear_matmul_run,
     .destroy = qmm_destroy, .describe = qmm_describe, .flops = qmm_flops,
 };
 static const cr_op matmul_integer_op = {
-    .op_type = "MatMulInteger", .domain = "", .opset_min = 10, .opset_max = 17,
+    .op_type = "MatMulInteger", .domain = "", .opset_min = 10, .opset_max = CR_OPSET_MAX,
     .infer = matmul_integer_infer, .prepare = matmul_integer_prepare, .run = matmul_integer_run,
     .destroy = qmm_destroy, .describe = qmm_describe, .flops = qmm_flops,
 };

@@ -1,7 +1,6 @@
-/* Quantization parameters shared by the quantization ops (QuantizeLinear, DequantizeLinear,
- * QLinearConv, QLinearMatMul, ConvInteger, MatMulInteger): checking a scale / zero-point pair
- * against the tensor it describes, reading them as float / int32, and ONNX's rounding and
- * saturation. */
+/* Quantization parameters shared by the quantized convolutions and matrix products (QLinearConv,
+ * ConvInteger, QLinearMatMul, MatMulInteger): checking a scale / zero-point pair against the
+ * tensor it describes, reading them as int32, and ONNX's rounding and saturation. */
 #ifndef CR_QUANT_UTIL_H
 #define CR_QUANT_UTIL_H
 

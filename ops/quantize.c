@@ -1,230 +1,206 @@
-/* Linear quantization, as ONNX Runtime's quantization tools emit it:
+/* Linear quantization: QuantizeLinear, DequantizeLinear and DynamicQuantizeLinear, the element-
+ * wise conversions around int8/uint8 data (what quantized exports put at the edges of their
+ * integer parts).
  *
- *   QuantizeLinear (opsets 10-17)    y = saturate(round(x / y_scale) + y_zero_point), x float32
- *                                    (or int32 from opset 13), y uint8 or int8 (the zero point's
- *                                    dtype; uint8 without one). Opset 13 adds 'axis': a 1-D scale
- *                                    and zero point give one pair per slice along that axis.
- *   DequantizeLinear (opsets 10-17)  y = (x - x_zero_point) * x_scale in float32, x uint8, int8 or
- *                                    int32 (whose zero point must be 0); per-axis from opset 13.
- *   DynamicQuantizeLinear (11-17)    uint8 quantization with the scale and zero point computed
- *                                    from x's range (widened to include 0), as ONNX defines.
+ *   QuantizeLinear:        y = saturate(round_half_even(x / scale) + zero_point)
+ *   DequantizeLinear:      y = (x - zero_point) * scale
+ *   DynamicQuantizeLinear: scale = (max(0, max x) - min(0, min x)) / 255,
+ *                          zero_point = saturate(round(-min(0, min x) / scale)), y as above (uint8)
  *
- * Rounding is half to even and results saturate, as the specification says (quant_util.h). The
- * division by the scale is kept (not a multiplication by its inverse, which rounds differently). */
-#include <float.h>
+ * scale and zero_point are scalars (per tensor) or, from opset 13, 1-D along `axis` (per
+ * channel); blocked quantization (opset 21's block_size) is refused. The quantized type is the
+ * zero point's (or QuantizeLinear's output_dtype, opset 21): uint8 (also when neither is given)
+ * or int8, and from opset 21 uint16 or int16; DequantizeLinear also reads int32 (with a zero
+ * point of 0, as biases are stored). The float8 and 4-bit types of opsets 19 and 21 are refused
+ * by name. The division
+ * is in float32, like the reference, so that values at a rounding tie quantize the same way. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "quant_util.h"
+#include "op_util.h"
 
-#define QUANT_PARALLEL_MIN 65536
-#define QUANT_BLOCK 16384
+typedef struct quant_view {
+    int64_t outer, channels, inner; /* x as [outer, channels, inner]; channels = 1 per tensor */
+} quant_view;
 
-cnnrun_status *cr_quant_param_count(const cr_op_ctx *ctx, int input, const char *role, int64_t channels,
-                                    int64_t *count)
+static cnnrun_status *quant_view_of(const cr_op_ctx *ctx, quant_view *v)
 {
-    const cr_tensor *t = ctx->in[input];
-    if (!t) {
-        *count = 1;
-        return NULL;
-    }
-    int64_t n = cr_tensor_count(t);
-    if (t->rank == 0 || (t->rank == 1 && n == 1)) {
-        *count = 1;
-        return NULL;
-    }
-    if (t->rank == 1 && n == channels) {
-        *count = n;
-        return NULL;
-    }
-    char s[128];
-    return cr_op_error(ctx, CNNRUN_ERR_INPUT_MISMATCH,
-                       "%s has shape %s; expected a scalar or a 1-D tensor of %lld values (one per channel)",
-                       role, cr_shape_str(t->rank, t->dims, s, sizeof s), (long long)channels);
-}
-
-cnnrun_status *cr_quant_check_zero_point(const cr_op_ctx *ctx, int input, const char *role, int match)
-{
-    if (input >= ctx->n_in || !ctx->in[input]) return NULL;
-    cnnrun_dtype dt = ctx->in[input]->dtype;
-    if (dt != CNNRUN_UINT8 && dt != CNNRUN_INT8 && dt != CNNRUN_INT32)
-        return cr_op_error(ctx, CNNRUN_ERR_UNSUPPORTED, "%s has dtype %s; supported: uint8, int8", role,
-                           cnnrun_dtype_name(dt));
-    if (match >= 0 && match < ctx->n_in && ctx->in[match] && ctx->in[match]->dtype != dt)
-        return cr_op_error(ctx, CNNRUN_ERR_INVALID_MODEL, "%s has dtype %s but input %d has dtype %s", role,
-                           cnnrun_dtype_name(dt), match, cnnrun_dtype_name(ctx->in[match]->dtype));
+    const cr_tensor *x = ctx->in[0], *scale = ctx->in[1];
+    const cr_tensor *zp = ctx->n_in > 2 ? ctx->in[2] : NULL;
+    v->outer = cr_tensor_count(x);
+    v->channels = v->inner = 1;
+    /* One value each is per tensor whatever the shapes: onnxruntime's quantize_static writes
+     * a bias's DequantizeLinear with scale [1] and zero point [] (and runs it). */
+    bool one_each = cr_tensor_count(scale) == 1 && (!zp || cr_tensor_count(zp) == 1);
+    if (zp && !one_each && !cr_shape_equal(zp->rank, zp->dims, scale->rank, scale->dims))
+        return cr_op_error(ctx, CNNRUN_ERR_INPUT_MISMATCH, "zero_point and scale must have the same shape");
+    if (scale->rank == 0 || (scale->rank == 1 && one_each)) return NULL;
+    if (scale->rank != 1 || ctx->opset < 13)
+        return cr_op_error(ctx, CNNRUN_ERR_INVALID_MODEL, "scale must be a scalar%s",
+                           ctx->opset < 13 ? " before opset 13" : " or 1-D (one per channel along axis)");
+    int64_t a;
+    int axis;
+    CR_TRY(cr_attr_int(ctx->node, "axis", 1, &a));
+    CR_TRY(cr_normalize_axis(ctx, "attribute axis", a, x->rank, &axis));
+    if (x->dims[axis] != scale->dims[0])
+        return cr_op_error(ctx, CNNRUN_ERR_INPUT_MISMATCH, "scale has %lld values for axis %d of size %lld",
+                           (long long)scale->dims[0], axis, (long long)x->dims[axis]);
+    v->outer = 1;
+    for (int d = 0; d < axis; d++) v->outer *= x->dims[d];
+    v->channels = x->dims[axis];
+    for (int d = axis + 1; d < x->rank; d++) v->inner *= x->dims[d];
     return NULL;
 }
 
-/* Slices of a per-axis operation: the tensor is [outer, channels, inner] around the axis. */
-typedef struct axis_split {
-    int64_t outer, channels, inner;
-} axis_split;
-
-/* Reads 'axis' (opset 13 on; earlier opsets are per-tensor only) and checks scale (input 1) and
- * zero point (input 2) against input 0. */
-static cnnrun_status *quant_axis(const cr_op_ctx *ctx, const char *scale_role, const char *zp_role,
-                                 axis_split *sp)
+static int64_t zero_point_at(const cr_tensor *zp, int64_t c)
 {
-    const cr_tensor *x = ctx->in[0];
-    int64_t axis = 1;
-    if (ctx->opset >= 13) CR_TRY(cr_attr_int(ctx->node, "axis", 1, &axis));
-    sp->outer = 1;
-    sp->channels = 1;
-    sp->inner = cr_tensor_count(x);
-    int64_t ns = 1, nz = 1;
-    bool per_axis = ctx->in[1]->rank == 1 && cr_tensor_count(ctx->in[1]) != 1;
-    if (per_axis) {
-        if (ctx->opset < 13)
-            return cr_op_error(ctx, CNNRUN_ERR_INVALID_MODEL,
-                               "%s must be a scalar before opset 13 (per-axis quantization needs opset 13)",
-                               scale_role);
-        int a;
-        CR_TRY(cr_normalize_axis(ctx, "axis", axis, x->rank, &a));
-        sp->channels = x->dims[a];
-        sp->outer = 1;
-        for (int d = 0; d < a; d++) sp->outer *= x->dims[d];
-        sp->inner = 1;
-        for (int d = a + 1; d < x->rank; d++) sp->inner *= x->dims[d];
+    if (!zp) return 0;
+    switch (zp->dtype) {
+    case CNNRUN_UINT8: return ((const uint8_t *)zp->data)[c];
+    case CNNRUN_INT8: return ((const int8_t *)zp->data)[c];
+    case CNNRUN_UINT16: return ((const uint16_t *)zp->data)[c];
+    case CNNRUN_INT16: return ((const int16_t *)zp->data)[c];
+    case CNNRUN_INT32: return ((const int32_t *)zp->data)[c];
+    default: return 0;
     }
-    CR_TRY(cr_quant_param_count(ctx, 1, scale_role, sp->channels, &ns));
-    if (ctx->n_in > 2 && ctx->in[2]) {
-        CR_TRY(cr_quant_param_count(ctx, 2, zp_role, sp->channels, &nz));
-        if (nz != ns)
-            return cr_op_error(ctx, CNNRUN_ERR_INPUT_MISMATCH, "%s has %lld values but %s has %lld", zp_role,
-                               (long long)nz, scale_role, (long long)ns);
+}
+
+/* The quantized types: 8-bit always, 16-bit from opset 21 (DequantizeLinear also reads int32). */
+static const cnnrun_dtype q8_types[] = {CNNRUN_UINT8, CNNRUN_INT8, 0};
+static const cnnrun_dtype q16_types[] = {CNNRUN_UINT8, CNNRUN_INT8, CNNRUN_UINT16, CNNRUN_INT16, 0};
+
+static void quant_range(cnnrun_dtype dt, int64_t *lo, int64_t *hi)
+{
+    switch (dt) {
+    case CNNRUN_INT8: *lo = INT8_MIN; *hi = INT8_MAX; break;
+    case CNNRUN_UINT16: *lo = 0; *hi = UINT16_MAX; break;
+    case CNNRUN_INT16: *lo = INT16_MIN; *hi = INT16_MAX; break;
+    default: *lo = 0; *hi = UINT8_MAX; break;
     }
-    if (ctx->in[1]->dtype != CNNRUN_FLOAT32)
-        return cr_op_error(ctx, CNNRUN_ERR_UNSUPPORTED, "%s has dtype %s; supported: float32", scale_role,
-                           cnnrun_dtype_name(ctx->in[1]->dtype));
+}
+
+static void store_quantized(cr_tensor *y, int64_t i, float q)
+{
+    switch (y->dtype) {
+    case CNNRUN_INT8: ((int8_t *)y->data)[i] = (int8_t)q; break;
+    case CNNRUN_UINT16: ((uint16_t *)y->data)[i] = (uint16_t)q; break;
+    case CNNRUN_INT16: ((int16_t *)y->data)[i] = (int16_t)q; break;
+    default: ((uint8_t *)y->data)[i] = (uint8_t)q; break;
+    }
+}
+
+/* Opset 21's block_size: only 0 (per tensor or per axis) is implemented. */
+static cnnrun_status *check_block_size(const cr_op_ctx *ctx)
+{
+    int64_t b;
+    CR_TRY(cr_attr_int(ctx->node, "block_size", 0, &b));
+    if (b != 0) return cr_op_unsupported_attr(ctx, "block_size", "blocked quantization is not implemented");
     return NULL;
 }
 
-/* ---- QuantizeLinear ------------------------------------------------------------------------- */
+static float quantize_value(float x, float scale, int64_t zp, int64_t lo, int64_t hi)
+{
+    float q = nearbyintf(x / scale) + (float)zp;
+    if (!(q >= (float)lo)) q = (float)lo; /* NaN too: ONNX leaves it undefined; the low end is as good */
+    if (q > (float)hi) q = (float)hi;
+    return q;
+}
+
+/* ---- QuantizeLinear ---------------------------------------------------------------------------- */
 
 static cnnrun_status *quantize_infer(cr_op_ctx *ctx)
 {
+    static const cnnrun_dtype floats[] = {CNNRUN_FLOAT32, 0};
+    const cnnrun_dtype *q_types = ctx->opset >= 21 ? q16_types : q8_types;
     CR_TRY(cr_op_check_inputs(ctx, 2, 3));
-    static const cnnrun_dtype xs[] = {CNNRUN_FLOAT32, CNNRUN_INT32, 0};
-    CR_TRY(cr_op_check_dtype(ctx, 0, ctx->opset >= 13 ? xs : (const cnnrun_dtype[]){CNNRUN_FLOAT32, 0}));
-    const cnnrun_dtype out_types[] = {CNNRUN_UINT8, CNNRUN_INT8, 0};
-    CR_TRY(cr_op_check_dtype(ctx, 2, out_types));
-    axis_split sp;
-    CR_TRY(quant_axis(ctx, "y_scale", "y_zero_point", &sp));
-    cnnrun_dtype out = ctx->n_in > 2 && ctx->in[2] ? ctx->in[2]->dtype : CNNRUN_UINT8;
+    CR_TRY(cr_op_check_dtype(ctx, 0, floats));
+    CR_TRY(cr_op_check_dtype(ctx, 1, floats));
+    CR_TRY(cr_op_check_dtype(ctx, 2, q_types));
+    CR_TRY(check_block_size(ctx));
+    quant_view v;
+    CR_TRY(quant_view_of(ctx, &v));
+    bool has_zp = ctx->n_in > 2 && ctx->in[2];
+    cnnrun_dtype out = has_zp ? ctx->in[2]->dtype : CNNRUN_UINT8;
+    int64_t want = 0;
+    if (ctx->opset >= 21) CR_TRY(cr_attr_int(ctx->node, "output_dtype", 0, &want));
+    if (want) {
+        bool known = false;
+        for (const cnnrun_dtype *t = q_types; *t; t++) known |= (int64_t)*t == want;
+        if (!known) return cr_op_unsupported_attr(ctx, "output_dtype", "uint8, int8, uint16 and int16 are implemented");
+        if (has_zp && (int64_t)out != want)
+            return cr_op_error(ctx, CNNRUN_ERR_INVALID_MODEL, "output_dtype %lld differs from the zero point's dtype %s",
+                               (long long)want, cnnrun_dtype_name(out));
+        out = (cnnrun_dtype)want;
+    }
     cr_set_output(ctx, 0, out, ctx->in[0]->rank, ctx->in[0]->dims);
     return NULL;
 }
 
 static cnnrun_status *quantize_run(cr_op_ctx *ctx)
 {
-    axis_split sp;
-    CR_TRY(quant_axis(ctx, "y_scale", "y_zero_point", &sp));
-    const cr_tensor *x = ctx->in[0], *zpt = ctx->n_in > 2 ? ctx->in[2] : NULL;
-    const float *scale = ctx->in[1]->data;
-    int per = sp.channels > 1;
-    cnnrun_dtype dt = ctx->out[0]->dtype;
-    int32_t lo, hi;
-    cr_quant_range(dt, &lo, &hi);
-    /* jobs: each row (one channel's slice) cut into blocks, so that a per-tensor operation, one
-     * long row, still spreads over the threads */
-    int64_t rows = sp.outer * sp.channels, blocks = (sp.inner + QUANT_BLOCK - 1) / QUANT_BLOCK;
-    bool parallel = cr_tensor_count(x) >= QUANT_PARALLEL_MIN;
-    #pragma omp parallel for num_threads(cr_quant_threads(ctx)) if (parallel)
-    for (int64_t job = 0; job < rows * blocks; job++) {
-        int64_t r = job / blocks, c = per ? r % sp.channels : 0;
-        float s = scale[c];
-        int32_t zp = cr_quant_zp(zpt, c);
-        int64_t b = r * sp.inner + job % blocks * QUANT_BLOCK, e = b + QUANT_BLOCK;
-        if (e > (r + 1) * sp.inner) e = (r + 1) * sp.inner;
-        /* one straight loop per dtype pair, so that each vectorises */
-        if (x->dtype == CNNRUN_INT32) {
-            const int32_t *xi = x->data;
-            for (int64_t i = b; i < e; i++) {
-                int32_t q = cr_quantize_value((float)xi[i] / s, zp, lo, hi);
-                if (dt == CNNRUN_INT8) ((int8_t *)ctx->out[0]->data)[i] = (int8_t)q;
-                else ((uint8_t *)ctx->out[0]->data)[i] = (uint8_t)q;
-            }
-        } else if (dt == CNNRUN_INT8) {
-            const float *xf = x->data;
-            int8_t *y = ctx->out[0]->data;
-            for (int64_t i = b; i < e; i++) y[i] = (int8_t)cr_quantize_value(xf[i] / s, zp, lo, hi);
-        } else {
-            const float *xf = x->data;
-            uint8_t *y = ctx->out[0]->data;
-            for (int64_t i = b; i < e; i++) y[i] = (uint8_t)cr_quantize_value(xf[i] / s, zp, lo, hi);
+    quant_view v;
+    CR_TRY(quant_view_of(ctx, &v));
+    const float *x = ctx->in[0]->data, *scale = ctx->in[1]->data;
+    const cr_tensor *zp = ctx->n_in > 2 ? ctx->in[2] : NULL;
+    int64_t lo, hi;
+    quant_range(ctx->out[0]->dtype, &lo, &hi);
+    for (int64_t o = 0; o < v.outer; o++)
+        for (int64_t c = 0; c < v.channels; c++) {
+            float s = scale[c];
+            int64_t z = zero_point_at(zp, c), base = (o * v.channels + c) * v.inner;
+            for (int64_t i = 0; i < v.inner; i++)
+                store_quantized(ctx->out[0], base + i, quantize_value(x[base + i], s, z, lo, hi));
         }
-    }
     return NULL;
 }
 
-/* ---- DequantizeLinear ----------------------------------------------------------------------- */
+/* ---- DequantizeLinear -------------------------------------------------------------------------- */
 
 static cnnrun_status *dequantize_infer(cr_op_ctx *ctx)
 {
+    static const cnnrun_dtype floats[] = {CNNRUN_FLOAT32, 0};
+    static const cnnrun_dtype q_types[] = {CNNRUN_UINT8, CNNRUN_INT8, CNNRUN_INT32, 0};
+    static const cnnrun_dtype q21_types[] = {CNNRUN_UINT8, CNNRUN_INT8, CNNRUN_UINT16, CNNRUN_INT16, CNNRUN_INT32, 0};
     CR_TRY(cr_op_check_inputs(ctx, 2, 3));
-    static const cnnrun_dtype xs[] = {CNNRUN_UINT8, CNNRUN_INT8, CNNRUN_INT32, 0};
-    CR_TRY(cr_op_check_dtype(ctx, 0, xs));
-    CR_TRY(cr_quant_check_zero_point(ctx, 2, "x_zero_point", 0));
-    axis_split sp;
-    CR_TRY(quant_axis(ctx, "x_scale", "x_zero_point", &sp));
+    CR_TRY(cr_op_check_dtype(ctx, 0, ctx->opset >= 21 ? q21_types : q_types));
+    CR_TRY(cr_op_check_dtype(ctx, 1, floats));
+    CR_TRY(check_block_size(ctx));
+    if (ctx->n_in > 2 && ctx->in[2] && ctx->in[2]->dtype != ctx->in[0]->dtype)
+        return cr_op_error(ctx, CNNRUN_ERR_INVALID_MODEL, "zero_point has dtype %s; expected x's %s",
+                           cnnrun_dtype_name(ctx->in[2]->dtype), cnnrun_dtype_name(ctx->in[0]->dtype));
+    quant_view v;
+    CR_TRY(quant_view_of(ctx, &v));
     cr_set_output(ctx, 0, CNNRUN_FLOAT32, ctx->in[0]->rank, ctx->in[0]->dims);
-    return NULL;
-}
-
-static cnnrun_status *dequantize_prepare(cr_op_ctx *ctx)
-{
-    /* int32 (a quantized bias) has no zero point: ONNX requires it to be 0. */
-    const cr_tensor *zp = ctx->n_in > 2 ? ctx->in[2] : NULL;
-    if (ctx->in[0]->dtype == CNNRUN_INT32 && zp && zp->data) {
-        for (int64_t i = 0; i < cr_tensor_count(zp); i++)
-            if (cr_quant_zp(zp, i) != 0)
-                return cr_op_error(ctx, CNNRUN_ERR_INVALID_MODEL,
-                                   "an int32 input must have a zero point of 0, found %d", (int)cr_quant_zp(zp, i));
-    }
     return NULL;
 }
 
 static cnnrun_status *dequantize_run(cr_op_ctx *ctx)
 {
-    axis_split sp;
-    CR_TRY(quant_axis(ctx, "x_scale", "x_zero_point", &sp));
-    const cr_tensor *x = ctx->in[0], *zpt = ctx->n_in > 2 ? ctx->in[2] : NULL;
+    quant_view v;
+    CR_TRY(quant_view_of(ctx, &v));
+    const cr_tensor *x = ctx->in[0], *zp = ctx->n_in > 2 ? ctx->in[2] : NULL;
     const float *scale = ctx->in[1]->data;
-    int per = sp.channels > 1;
     float *y = ctx->out[0]->data;
-    /* jobs: each row (one channel's slice) cut into blocks, so that a per-tensor operation, one
-     * long row, still spreads over the threads */
-    int64_t rows = sp.outer * sp.channels, blocks = (sp.inner + QUANT_BLOCK - 1) / QUANT_BLOCK;
-    bool parallel = cr_tensor_count(x) >= QUANT_PARALLEL_MIN;
-    #pragma omp parallel for num_threads(cr_quant_threads(ctx)) if (parallel)
-    for (int64_t job = 0; job < rows * blocks; job++) {
-        int64_t r = job / blocks, c = per ? r % sp.channels : 0;
-        float s = scale[c];
-        int32_t zp = cr_quant_zp(zpt, c);
-        int64_t b = r * sp.inner + job % blocks * QUANT_BLOCK, e = b + QUANT_BLOCK;
-        if (e > (r + 1) * sp.inner) e = (r + 1) * sp.inner;
-        switch (x->dtype) {
-        case CNNRUN_UINT8:
-            for (int64_t i = b; i < e; i++) y[i] = (float)(((const uint8_t *)x->data)[i] - zp) * s;
-            break;
-        case CNNRUN_INT8:
-            for (int64_t i = b; i < e; i++) y[i] = (float)(((const int8_t *)x->data)[i] - zp) * s;
-            break;
-        default: /* int32: zp is 0; subtracting in int64 keeps any int32 exact before rounding */
-            for (int64_t i = b; i < e; i++) y[i] = (float)((int64_t)((const int32_t *)x->data)[i] - zp) * s;
-            break;
+    for (int64_t o = 0; o < v.outer; o++)
+        for (int64_t c = 0; c < v.channels; c++) {
+            float s = scale[c];
+            int64_t z = zero_point_at(zp, c), base = (o * v.channels + c) * v.inner;
+            for (int64_t i = 0; i < v.inner; i++) {
+                int64_t q = zero_point_at(x, base + i);
+                y[base + i] = (float)(q - z) * s;
+            }
         }
-    }
     return NULL;
 }
 
-/* ---- DynamicQuantizeLinear ------------------------------------------------------------------ */
+/* ---- DynamicQuantizeLinear ------------------------------------------------------------------------ */
 
 static cnnrun_status *dynamic_quantize_infer(cr_op_ctx *ctx)
 {
+    static const cnnrun_dtype floats[] = {CNNRUN_FLOAT32, 0};
     CR_TRY(cr_op_check_inputs(ctx, 1, 1));
-    CR_TRY(cr_op_check_dtype(ctx, 0, (const cnnrun_dtype[]){CNNRUN_FLOAT32, 0}));
+    CR_TRY(cr_op_check_dtype(ctx, 0, floats));
     cr_set_output(ctx, 0, CNNRUN_UINT8, ctx->in[0]->rank, ctx->in[0]->dims);
     cr_set_output(ctx, 1, CNNRUN_FLOAT32, 0, NULL);
     cr_set_output(ctx, 2, CNNRUN_UINT8, 0, NULL);
@@ -235,38 +211,30 @@ static cnnrun_status *dynamic_quantize_run(cr_op_ctx *ctx)
 {
     const float *x = ctx->in[0]->data;
     int64_t n = cr_tensor_count(ctx->in[0]);
-    /* The range always includes 0, so that 0 is exactly representable. */
-    float mn = 0.0f, mx = 0.0f;
+    float lo = 0.0f, hi = 0.0f; /* the range always includes 0, so that 0 is exact */
     for (int64_t i = 0; i < n; i++) {
-        if (x[i] < mn) mn = x[i];
-        if (x[i] > mx) mx = x[i];
+        lo = x[i] < lo ? x[i] : lo;
+        hi = x[i] > hi ? x[i] : hi;
     }
-    float scale = (mx - mn) / 255.0f;
-    int32_t zp = 0;
-    /* An all-zero input has no range: ONNX divides by zero there; scale 0 and zero point 0
-     * dequantize back to the zeros it holds. */
-    if (scale > 0.0f) zp = cr_quantize_value(0.0f - mn / scale, 0, 0, 255);
+    float scale = (hi - lo) / 255.0f;
+    float zpf = scale > 0.0f ? quantize_value(-lo, scale, 0, 0, 255) : 0.0f;
     uint8_t *y = ctx->out[0]->data;
-    bool parallel = n >= QUANT_PARALLEL_MIN;
-    #pragma omp parallel for num_threads(cr_quant_threads(ctx)) if (parallel)
     for (int64_t i = 0; i < n; i++)
-        y[i] = (uint8_t)(scale > 0.0f ? cr_quantize_value(x[i] / scale, zp, 0, 255) : 0);
+        y[i] = scale > 0.0f ? (uint8_t)quantize_value(x[i], scale, (int64_t)zpf, 0, 255) : (uint8_t)0;
     if (ctx->n_out > 1 && ctx->out[1]) *(float *)ctx->out[1]->data = scale;
-    if (ctx->n_out > 2 && ctx->out[2]) *(uint8_t *)ctx->out[2]->data = (uint8_t)zp;
+    if (ctx->n_out > 2 && ctx->out[2]) *(uint8_t *)ctx->out[2]->data = (uint8_t)zpf;
     return NULL;
 }
 
-static const cr_op quantize_op = {
-    .op_type = "QuantizeLinear", .domain = "", .opset_min = 10, .opset_max = 17,
-    .infer = quantize_infer, .run = quantize_run,
-};
-static const cr_op dequantize_op = {
-    .op_type = "DequantizeLinear", .domain = "", .opset_min = 10, .opset_max = 17,
-    .infer = dequantize_infer, .prepare = dequantize_prepare, .run = dequantize_run,
-};
-static const cr_op dynamic_quantize_op = {
-    .op_type = "DynamicQuantizeLinear", .domain = "", .opset_min = 11, .opset_max = 17,
-    .infer = dynamic_quantize_infer, .run = dynamic_quantize_run,
-};
+/* QuantizeLinear and DequantizeLinear: 10, per-channel axis from 13; 19 adds float8 types (and
+ * saturate, which only they use), 21 16-bit and 4-bit types, blocked quantization and
+ * output_dtype. DynamicQuantizeLinear: 11, unchanged since. */
+static const cr_op op_quantize = {.op_type = "QuantizeLinear", .domain = "", .opset_min = 10, .opset_max = 22,
+                                  .infer = quantize_infer, .run = quantize_run};
+static const cr_op op_dequantize = {.op_type = "DequantizeLinear", .domain = "", .opset_min = 10, .opset_max = 22,
+                                    .infer = dequantize_infer, .run = dequantize_run};
+static const cr_op op_dynamic_quantize = {.op_type = "DynamicQuantizeLinear", .domain = "", .opset_min = 11,
+                                          .opset_max = 22, .infer = dynamic_quantize_infer,
+                                          .run = dynamic_quantize_run};
 
-const cr_op *const cr_ops_quantize[] = {&quantize_op, &dequantize_op, &dynamic_quantize_op, NULL};
+const cr_op *const cr_ops_quantize[] = {&op_quantize, &op_dequantize, &op_dynamic_quantize, NULL};

@@ -30,8 +30,21 @@ extern const cr_op *const cr_ops_einsum[];
 extern const cr_op *const cr_ops_compare[];
 extern const cr_op *const cr_ops_where[];
 extern const cr_op *const cr_ops_cast[];
-/* int8 quantization (QDQ and QOperator models) */
+extern const cr_op *const cr_ops_gather_elements[];
+extern const cr_op *const cr_ops_gather_nd[];
+extern const cr_op *const cr_ops_loss[];
+extern const cr_op *const cr_ops_matrix[];
+extern const cr_op *const cr_ops_topk[];
+extern const cr_op *const cr_ops_cumsum[];
+extern const cr_op *const cr_ops_one_hot[];
+extern const cr_op *const cr_ops_spectral[];
+extern const cr_op *const cr_ops_select[];
+extern const cr_op *const cr_ops_detection[];
+extern const cr_op *const cr_ops_reverse_sequence[];
+extern const cr_op *const cr_ops_max_unpool[];
+extern const cr_op *const cr_ops_grid_sample[];
 extern const cr_op *const cr_ops_quantize[];
+/* int8 quantized convolutions and matrix products (QOperator models; QDQ ones are fused) */
 extern const cr_op *const cr_ops_qconv[];
 extern const cr_op *const cr_ops_qmatmul[];
 
@@ -45,7 +58,11 @@ static const cr_op *const *const families[] = {
     cr_ops_resize, cr_ops_einsum,
     cr_ops_conv_transpose,
     cr_ops_compare, cr_ops_where, cr_ops_cast,
-    cr_ops_quantize, cr_ops_qconv, cr_ops_qmatmul,
+    cr_ops_gather_elements, cr_ops_gather_nd, cr_ops_loss, cr_ops_matrix,
+    cr_ops_topk, cr_ops_cumsum, cr_ops_one_hot, cr_ops_spectral,
+    cr_ops_select, cr_ops_detection, cr_ops_reverse_sequence, cr_ops_max_unpool,
+    cr_ops_grid_sample, cr_ops_quantize,
+    cr_ops_qconv, cr_ops_qmatmul,
 };
 
 size_t cr_op_count(void)

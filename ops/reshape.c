@@ -287,12 +287,12 @@ static cnnrun_status *dropout_run(cr_op_ctx *ctx)
     return NULL;
 }
 
-/* Later versions (up to 21) only add dtypes. */
+/* Later versions (up to 22) only add dtypes. */
 static const cr_op op_reshape = {
     .op_type = "Reshape",
     .domain = "",
     .opset_min = 1,
-    .opset_max = 21,
+    .opset_max = 22,
     .flags = CR_OP_VIEW,
     .infer = reshape_infer,
 };
@@ -300,7 +300,7 @@ static const cr_op op_flatten = {
     .op_type = "Flatten",
     .domain = "",
     .opset_min = 1,
-    .opset_max = 21,
+    .opset_max = 22,
     .flags = CR_OP_VIEW,
     .infer = flatten_infer,
 };
@@ -308,7 +308,7 @@ static const cr_op op_squeeze = {
     .op_type = "Squeeze",
     .domain = "",
     .opset_min = 1,
-    .opset_max = 21,
+    .opset_max = 22,
     .flags = CR_OP_VIEW,
     .infer = squeeze_infer,
 };
@@ -316,7 +316,7 @@ static const cr_op op_unsqueeze = {
     .op_type = "Unsqueeze",
     .domain = "",
     .opset_min = 1,
-    .opset_max = 21,
+    .opset_max = 22,
     .flags = CR_OP_VIEW,
     .infer = unsqueeze_infer,
 };
@@ -324,7 +324,7 @@ static const cr_op op_identity = {
     .op_type = "Identity",
     .domain = "",
     .opset_min = 1,
-    .opset_max = 21,
+    .opset_max = 22,
     .flags = CR_OP_VIEW,
     .infer = identity_infer,
 };
@@ -332,7 +332,7 @@ static const cr_op op_dropout = {
     .op_type = "Dropout",
     .domain = "",
     .opset_min = 1,
-    .opset_max = 21,
+    .opset_max = 22,
     .flags = CR_OP_VIEW,
     .infer = dropout_infer,
     .prepare = dropout_prepare,

@@ -1,4 +1,4 @@
-/* Resize (opsets 10–17) and Upsample (opsets 7–9).
+/* Resize (opsets 10–22) and Upsample (opsets 7–9).
  *
  * The sizes, scales and roi inputs decide the output shape, so they must be known when the graph
  * is planned. prepare turns them into one table per resized axis: for every output coordinate,
@@ -35,8 +35,13 @@ typedef enum coord_mode {
     COORD_ALIGN_CORNERS,
     COORD_ASYMMETRIC,
     COORD_TF_HALF_PIXEL_FOR_NN,
-    COORD_TF_CROP_AND_RESIZE
+    COORD_TF_CROP_AND_RESIZE,
+    COORD_HALF_PIXEL_SYMMETRIC
 } coord_mode;
+
+/* Resize-18's keep_aspect_ratio_policy for sizes: stretch to them, or scale every resized axis
+ * by one factor so that the result fits in them (not_larger) or covers them (not_smaller). */
+typedef enum aspect_policy { ASPECT_STRETCH, ASPECT_NOT_LARGER, ASPECT_NOT_SMALLER } aspect_policy;
 
 typedef enum nearest_mode { NEAREST_ROUND_PREFER_FLOOR, NEAREST_ROUND_PREFER_CEIL, NEAREST_FLOOR, NEAREST_CEIL } nearest_mode;
 
@@ -52,6 +57,13 @@ typedef struct resize_params {
     int64_t out_dims[CR_MAX_RANK];
     double scale[CR_MAX_RANK];          /* used in the coordinate formulas */
     double roi_start[CR_MAX_RANK], roi_end[CR_MAX_RANK];
+    /* Resize-18: the axes that scales, sizes and roi cover (all when n_axes == rank), the aspect
+     * policy and antialias. */
+    int n_axes;
+    int axes[CR_MAX_RANK];
+    aspect_policy aspect;
+    double aspect_scale;                /* with not_larger/not_smaller: the one scale of the axes */
+    bool antialias;
 } resize_params;
 
 typedef struct axis_table {
@@ -132,6 +144,7 @@ static cnnrun_status *read_resize11_attrs(const cr_op_ctx *ctx, resize_params *p
         {"align_corners", COORD_ALIGN_CORNERS, 99},   {"asymmetric", COORD_ASYMMETRIC, 99},
         {"tf_crop_and_resize", COORD_TF_CROP_AND_RESIZE, 99},
         {"tf_half_pixel_for_nn", COORD_TF_HALF_PIXEL_FOR_NN, 12},
+        {"half_pixel_symmetric", COORD_HALF_PIXEL_SYMMETRIC, 99},
     };
     static const struct { const char *name; nearest_mode mode; } nearests[] = {
         {"round_prefer_floor", NEAREST_ROUND_PREFER_FLOOR}, {"round_prefer_ceil", NEAREST_ROUND_PREFER_CEIL},
@@ -141,11 +154,14 @@ static cnnrun_status *read_resize11_attrs(const cr_op_ctx *ctx, resize_params *p
     CR_TRY(cr_attr_string(ctx->node, "coordinate_transformation_mode", "half_pixel", &s));
     size_t i;
     for (i = 0; i < sizeof coords / sizeof *coords; i++)
-        if (strcmp(s, coords[i].name) == 0 && ctx->opset <= coords[i].opset_max) break;
+        if (strcmp(s, coords[i].name) == 0 && ctx->opset <= coords[i].opset_max &&
+            (coords[i].mode != COORD_HALF_PIXEL_SYMMETRIC || ctx->opset >= 19))
+            break;
     if (i == sizeof coords / sizeof *coords)
         return cr_op_unsupported_attr(ctx, "coordinate_transformation_mode",
                                       "expected half_pixel, pytorch_half_pixel, align_corners, asymmetric, "
-                                      "tf_crop_and_resize or (opsets 11-12) tf_half_pixel_for_nn");
+                                      "tf_crop_and_resize, (opsets 11-12) tf_half_pixel_for_nn or (from 19) "
+                                      "half_pixel_symmetric");
     p->coord = coords[i].mode;
     CR_TRY(cr_attr_string(ctx->node, "nearest_mode", "round_prefer_floor", &s));
     for (i = 0; i < sizeof nearests / sizeof *nearests; i++)
@@ -162,12 +178,51 @@ static cnnrun_status *read_resize11_attrs(const cr_op_ctx *ctx, resize_params *p
     p->exclude_outside = v == 1;
     CR_TRY(cr_attr_float(ctx->node, "extrapolation_value", 0.0f, &f));
     p->extrapolation = f;
-    /* Opset 18 attributes, refused by name if a model carries them at an older opset. */
+    p->n_axes = ctx->in[0]->rank;
+    for (int d = 0; d < p->n_axes; d++) p->axes[d] = d;
+    p->aspect = ASPECT_STRETCH;
     static const char *const later[] = {"antialias", "axes", "keep_aspect_ratio_policy"};
-    for (i = 0; i < sizeof later / sizeof *later; i++)
-        if (cr_node_attr(ctx->node, later[i]))
-            return cr_op_unsupported_attr(ctx, later[i], "it belongs to Resize-18 and later");
+    if (ctx->opset < 18) {
+        /* Opset 18 attributes, refused by name if a model carries them at an older opset. */
+        for (i = 0; i < sizeof later / sizeof *later; i++)
+            if (cr_node_attr(ctx->node, later[i]))
+                return cr_op_unsupported_attr(ctx, later[i], "it belongs to Resize-18 and later");
+        return NULL;
+    }
+    CR_TRY(cr_attr_int(ctx->node, "antialias", 0, &v));
+    if (v != 0 && v != 1) return cr_op_unsupported_attr(ctx, "antialias", "expected 0 or 1");
+    p->antialias = v == 1;
+    CR_TRY(cr_attr_string(ctx->node, "keep_aspect_ratio_policy", "stretch", &s));
+    if (strcmp(s, "stretch") == 0) p->aspect = ASPECT_STRETCH;
+    else if (strcmp(s, "not_larger") == 0) p->aspect = ASPECT_NOT_LARGER;
+    else if (strcmp(s, "not_smaller") == 0) p->aspect = ASPECT_NOT_SMALLER;
+    else return cr_op_unsupported_attr(ctx, "keep_aspect_ratio_policy", "expected stretch, not_larger or not_smaller");
+    const int64_t *axes;
+    size_t n;
+    CR_TRY(cr_attr_ints(ctx->node, "axes", &axes, &n));
+    if (axes) {
+        if (n > (size_t)ctx->in[0]->rank)
+            return cr_op_error(ctx, CNNRUN_ERR_INVALID_MODEL, "attribute axes has %zu values for rank %d", n,
+                               ctx->in[0]->rank);
+        bool seen[CR_MAX_RANK] = {false};
+        for (size_t k = 0; k < n; k++) {
+            CR_TRY(cr_normalize_axis(ctx, "attribute axes", axes[k], ctx->in[0]->rank, &p->axes[k]));
+            if (seen[p->axes[k]])
+                return cr_op_error(ctx, CNNRUN_ERR_INVALID_MODEL, "axis %d appears more than once in axes", p->axes[k]);
+            seen[p->axes[k]] = true;
+        }
+        p->n_axes = (int)n;
+    }
     return NULL;
+}
+
+/* Resize-18: values given for p->axes only, spread over every axis (fill for the others). */
+static void spread_over_axes(const resize_params *p, double *v, double fill)
+{
+    double given[CR_MAX_RANK];
+    memcpy(given, v, (size_t)p->n_axes * sizeof *v);
+    for (int d = 0; d < p->rank; d++) v[d] = fill;
+    for (int k = 0; k < p->n_axes; k++) v[p->axes[k]] = given[k];
 }
 
 static cnnrun_status *check_scales(const cr_op_ctx *ctx, const double *scales, size_t n, int rank)
@@ -181,6 +236,31 @@ static cnnrun_status *check_scales(const cr_op_ctx *ctx, const double *scales, s
     return NULL;
 }
 
+/* Resize-18 sizes for p->axes into sizes for every axis; with not_larger/not_smaller, one scale
+ * (the smallest or largest of sizes / input over the axes) for all of them, which the coordinate
+ * formulas then use, and the sizes rounded from it (halves up), as ONNX's reference does. */
+static cnnrun_status *apply_sizes_policy(const cr_op_ctx *ctx, resize_params *p, int64_t *sizes)
+{
+    const cr_tensor *x = ctx->in[0];
+    int64_t given[CR_MAX_RANK];
+    memcpy(given, sizes, (size_t)p->n_axes * sizeof *sizes);
+    for (int d = 0; d < p->rank; d++) sizes[d] = x->dims[d];
+    if (p->aspect == ASPECT_STRETCH) {
+        for (int k = 0; k < p->n_axes; k++) sizes[p->axes[k]] = given[k];
+        return NULL;
+    }
+    double scale = p->aspect == ASPECT_NOT_LARGER ? INFINITY : 0.0;
+    for (int k = 0; k < p->n_axes; k++) {
+        int64_t in = x->dims[p->axes[k]];
+        if (in <= 0) return cr_op_error(ctx, CNNRUN_ERR_INVALID_MODEL, "keep_aspect_ratio_policy needs non-empty axes");
+        double r = (double)given[k] / (double)in;
+        scale = p->aspect == ASPECT_NOT_LARGER ? fmin(scale, r) : fmax(scale, r);
+    }
+    for (int k = 0; k < p->n_axes; k++) sizes[p->axes[k]] = (int64_t)floor(scale * (double)x->dims[p->axes[k]] + 0.5);
+    p->aspect_scale = scale;
+    return NULL;
+}
+
 /* Input positions: Upsample-7 none (attribute), Upsample-9 and Resize-10 scales = 1, Resize-11+
  * roi = 1, scales = 2, sizes = 3. */
 static cnnrun_status *read_params(const cr_op_ctx *ctx, resize_params *p)
@@ -189,6 +269,8 @@ static cnnrun_status *read_params(const cr_op_ctx *ctx, resize_params *p)
     const cr_tensor *x = ctx->in[0];
     int rank = x->rank;
     p->rank = rank;
+    p->n_axes = rank;
+    for (int d = 0; d < rank; d++) p->axes[d] = d;
     p->coord = COORD_ASYMMETRIC;
     p->nearest = NEAREST_FLOOR;
     p->cubic_a = -0.75;
@@ -217,12 +299,20 @@ static cnnrun_status *read_params(const cr_op_ctx *ctx, resize_params *p)
             return cr_op_error(ctx, CNNRUN_ERR_INVALID_MODEL,
                                "exactly one of the scales and sizes inputs must be given (non-empty); found %s",
                                have_scales ? "both" : "neither");
-        if (have_scales) CR_TRY(const_floats(ctx, 2, "scales", scales, CR_MAX_RANK, &n_scales));
-        else {
+        if (have_scales) {
+            CR_TRY(const_floats(ctx, 2, "scales", scales, CR_MAX_RANK, &n_scales));
+            if (n_scales != (size_t)p->n_axes)
+                return cr_op_error(ctx, CNNRUN_ERR_INVALID_MODEL, "scales has %zu values for %s %d", n_scales,
+                                   p->n_axes == rank ? "an input of rank" : "the listed axes:", p->n_axes);
+            spread_over_axes(p, scales, 1.0);
+            n_scales = (size_t)rank;
+        } else {
             size_t n;
             CR_TRY(cr_const_ints(ctx, 3, "sizes", sizes, CR_MAX_RANK, &n));
-            if (n != (size_t)rank)
-                return cr_op_error(ctx, CNNRUN_ERR_INVALID_MODEL, "sizes has %zu values for an input of rank %d", n, rank);
+            if (n != (size_t)p->n_axes)
+                return cr_op_error(ctx, CNNRUN_ERR_INVALID_MODEL, "sizes has %zu values for %s %d", n,
+                                   p->n_axes == rank ? "an input of rank" : "the listed axes:", p->n_axes);
+            CR_TRY(apply_sizes_policy(ctx, p, sizes));
         }
     }
     for (int d = 0; d < rank; d++) {
@@ -236,9 +326,16 @@ static cnnrun_status *read_params(const cr_op_ctx *ctx, resize_params *p)
         double roi[2 * CR_MAX_RANK];
         size_t n;
         CR_TRY(const_floats(ctx, 1, "roi", roi, 2 * CR_MAX_RANK, &n));
-        if (n != 2 * (size_t)rank)
+        if (n != 2 * (size_t)p->n_axes)
             return cr_op_error(ctx, CNNRUN_ERR_INVALID_MODEL, "roi has %zu values; expected %d (starts then ends)",
-                               n, 2 * rank);
+                               n, 2 * p->n_axes);
+        if (p->n_axes != rank) {
+            double ends[CR_MAX_RANK];
+            memcpy(ends, roi + p->n_axes, (size_t)p->n_axes * sizeof *ends);
+            spread_over_axes(p, roi, 0.0);
+            spread_over_axes(p, ends, 1.0);
+            memcpy(roi + rank, ends, (size_t)rank * sizeof *ends);
+        }
         for (int d = 0; d < rank; d++) {
             if (!isfinite(roi[d]) || !isfinite(roi[rank + d]))
                 return cr_op_error(ctx, CNNRUN_ERR_INVALID_MODEL,
@@ -258,6 +355,10 @@ static cnnrun_status *read_params(const cr_op_ctx *ctx, resize_params *p)
                                    d, (long long)sizes[d]);
             p->out_dims[d] = sizes[d];
             p->scale[d] = x->dims[d] > 0 ? (double)sizes[d] / (double)x->dims[d] : 1.0;
+        }
+        if (p->aspect != ASPECT_STRETCH) {
+            for (int d = 0; d < rank; d++) p->scale[d] = 1.0;
+            for (int k = 0; k < p->n_axes; k++) p->scale[p->axes[k]] = p->aspect_scale;
         }
         return NULL;
     }
@@ -280,6 +381,11 @@ static cnnrun_status *resize_infer(cr_op_ctx *ctx)
     resize_params p;
     CR_TRY(read_params(ctx, &p));
     const cr_tensor *x = ctx->in[0];
+    /* Antialiasing widens the filter only when a linear or cubic resize shrinks an axis. */
+    for (int d = 0; d < x->rank && p.antialias && p.mode != MODE_NEAREST; d++)
+        if (p.scale[d] < 1.0)
+            return cr_op_unsupported_attr(ctx, "antialias",
+                                          "antialias=1 when shrinking with linear or cubic mode is not implemented");
     size_t es = cnnrun_dtype_size(x->dtype);
     if (p.mode == MODE_NEAREST && es != 1 && es != 2 && es != 4 && es != 8)
         return cr_op_error(ctx, CNNRUN_ERR_UNSUPPORTED, "input X has dtype %s, which mode nearest does not support",
@@ -301,6 +407,11 @@ static double source_coord(const resize_params *p, int d, int64_t in_len, int64_
     *outside = false;
     switch (p->coord) {
     case COORD_HALF_PIXEL: return (x + 0.5) / s - 0.5;
+    case COORD_HALF_PIXEL_SYMMETRIC: {
+        /* Opset 19: half_pixel re-centred for the output length's rounding. */
+        double adjustment = (double)p->out_dims[d] / len, center = (double)in_len / 2.0;
+        return center * (1.0 - adjustment) + (x + 0.5) / s - 0.5;
+    }
     case COORD_PYTORCH_HALF_PIXEL: return len > 1 ? (x + 0.5) / s - 0.5 : 0.0;
     case COORD_ALIGN_CORNERS: return len == 1 ? 0.0 : x * (double)(in_len - 1) / (len - 1);
     case COORD_ASYMMETRIC: return x / s;
@@ -662,12 +773,13 @@ static cnnrun_status *resize_run(cr_op_ctx *ctx)
 
 /* Resize-10 is Upsample-9 renamed (scales input, asymmetric coordinates); Resize-11 adds roi,
  * sizes, cubic and the coordinate/nearest modes; 13 makes roi and scales optional and drops
- * tf_half_pixel_for_nn; 18 adds antialias/axes/keep_aspect_ratio_policy (not implemented). */
+ * tf_half_pixel_for_nn; 18 adds axes, keep_aspect_ratio_policy and antialias (implemented where it
+ * changes nothing: nearest, or no axis shrinking; refused otherwise), 19 half_pixel_symmetric. */
 static const cr_op op_resize = {
     .op_type = "Resize",
     .domain = "",
     .opset_min = 10,
-    .opset_max = 17,
+    .opset_max = 22,
     .infer = resize_infer,
     .prepare = resize_prepare,
     .run = resize_run,

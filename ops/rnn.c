@@ -1,4 +1,5 @@
-/* LSTM, GRU and RNN (ONNX opsets 7-17): the op descriptors and the choice of kernel.
+/* LSTM, GRU and RNN (ONNX opsets 7-22; 22 only adds bfloat16): the op descriptors and the choice
+ * of kernel.
  *
  * oneDNN's RNN primitives run the common case: weights known at plan time, the activations its
  * cells compute, no clip or input_forget, every sequence as long as X. Everything else, including
@@ -134,7 +135,7 @@ static const cr_op lstm_op = {
     .op_type = "LSTM",
     .domain = "",
     .opset_min = 7,
-    .opset_max = 17,
+    .opset_max = 22,
     .infer = lstm_infer,
     .prepare = lstm_prepare,
     .run = rnn_run,
@@ -142,13 +143,14 @@ static const cr_op lstm_op = {
     .describe = rnn_describe,
     .flops = rnn_flops,
     .threads = rnn_threads,
+    .flags = CR_OP_OPTIONAL_OUTPUT0,
 };
 
 static const cr_op gru_op = {
     .op_type = "GRU",
     .domain = "",
     .opset_min = 7,
-    .opset_max = 17,
+    .opset_max = 22,
     .infer = gru_infer,
     .prepare = gru_prepare,
     .run = rnn_run,
@@ -156,13 +158,14 @@ static const cr_op gru_op = {
     .describe = rnn_describe,
     .flops = rnn_flops,
     .threads = rnn_threads,
+    .flags = CR_OP_OPTIONAL_OUTPUT0,
 };
 
 static const cr_op vanilla_rnn_op = {
     .op_type = "RNN",
     .domain = "",
     .opset_min = 7,
-    .opset_max = 17,
+    .opset_max = 22,
     .infer = vanilla_infer,
     .prepare = vanilla_prepare,
     .run = rnn_run,
@@ -170,6 +173,7 @@ static const cr_op vanilla_rnn_op = {
     .describe = rnn_describe,
     .flops = rnn_flops,
     .threads = rnn_threads,
+    .flags = CR_OP_OPTIONAL_OUTPUT0,
 };
 
 const cr_op *const cr_ops_rnn[] = {&lstm_op, &gru_op, &vanilla_rnn_op, NULL};

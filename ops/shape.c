@@ -58,12 +58,12 @@ static cnnrun_status *size_run(cr_op_ctx *ctx)
     return NULL;
 }
 
-/* Shape gained start/end in 15; 19 and 21 only add dtypes. */
+/* Shape gained start/end in 15; 19 and 21 only add dtypes (22 is unchanged). */
 static const cr_op op_shape = {
     .op_type = "Shape",
     .domain = "",
     .opset_min = 1,
-    .opset_max = 21,
+    .opset_max = 22,
     .flags = CR_OP_SHAPE_ONLY,
     .infer = shape_infer,
     .run = shape_run,
@@ -72,7 +72,7 @@ static const cr_op op_size = {
     .op_type = "Size",
     .domain = "",
     .opset_min = 1,
-    .opset_max = 21,
+    .opset_max = 22,
     .flags = CR_OP_SHAPE_ONLY,
     .infer = size_infer,
     .run = size_run,

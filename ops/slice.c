@@ -10,7 +10,7 @@
  *
  * Split: [outer, axis, inner] seen as byte blocks, each output takes its block of every outer
  * index (Concat backwards). Sizes come from the 'split' attribute (opsets 2-12) or input
- * (13+); without them the axis is split evenly. */
+ * (13+), or from 18 num_outputs chunks; without them the axis is split evenly. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -287,6 +287,23 @@ static cnnrun_status *split_params(const cr_op_ctx *ctx, int *axis, int64_t *siz
             return cr_op_error(ctx, CNNRUN_ERR_INVALID_MODEL, "the split input has %zu values for %d outputs", count, n);
         given = true;
     }
+    int64_t num_outputs = 0;
+    if (ctx->opset >= 18) CR_TRY(cr_attr_int(ctx->node, "num_outputs", 0, &num_outputs));
+    if (num_outputs && given)
+        return cr_op_error(ctx, CNNRUN_ERR_INVALID_MODEL, "the split input and attribute 'num_outputs' are both given");
+    if (num_outputs) {
+        /* Chunks of ceil(dim / num_outputs), the last one smaller (opset 18). */
+        if (num_outputs != n)
+            return cr_op_error(ctx, CNNRUN_ERR_INVALID_MODEL, "attribute 'num_outputs' is %lld but the node has %d outputs",
+                               (long long)num_outputs, n);
+        int64_t chunk = (dim + n - 1) / n;
+        if (chunk * (n - 1) > dim)
+            return cr_op_error(ctx, CNNRUN_ERR_INVALID_MODEL,
+                               "axis %d of size %lld cannot be split into %d chunks of %lld and a last, smaller one",
+                               *axis, (long long)dim, n, (long long)chunk);
+        for (int i = 0; i < n; i++) sizes[i] = i < n - 1 ? chunk : dim - chunk * (n - 1);
+        return NULL;
+    }
     if (!given) {
         if (dim % n != 0)
             return cr_op_error(ctx, CNNRUN_ERR_INVALID_MODEL,
@@ -379,7 +396,8 @@ static void free_state(void *state)
 }
 
 /* Slice: attribute form up to opset 9, input form (with steps) from 10; later versions only add
- * dtypes. Split: 'split' attribute in opsets 2-12, an input in 13-17 (18 adds num_outputs). */
+ * dtypes. Split: 'split' attribute in opsets 2-12, an input from 13, or from 18 the attribute
+ * num_outputs (ceil-sized chunks); later versions add dtypes. */
 static const cr_op op_slice_attrs = {
     .op_type = "Slice",
     .domain = "",
@@ -394,7 +412,7 @@ static const cr_op op_slice = {
     .op_type = "Slice",
     .domain = "",
     .opset_min = 10,
-    .opset_max = 21,
+    .opset_max = 22,
     .infer = slice_infer,
     .prepare = slice_prepare,
     .run = slice_run,
@@ -404,7 +422,7 @@ static const cr_op op_split = {
     .op_type = "Split",
     .domain = "",
     .opset_min = 2,
-    .opset_max = 17,
+    .opset_max = 22,
     .infer = split_infer,
     .prepare = split_prepare,
     .run = split_run,

@@ -199,12 +199,12 @@ static void transpose_destroy(void *state)
     free(state);
 }
 
-/* Unchanged in meaning from opset 1 to 21 (later versions add dtypes). */
+/* Unchanged in meaning from opset 1 to 22 (later versions add dtypes). */
 static const cr_op op_transpose = {
     .op_type = "Transpose",
     .domain = "",
     .opset_min = 1,
-    .opset_max = 21,
+    .opset_max = 22,
     .infer = transpose_infer,
     .prepare = transpose_prepare,
     .run = transpose_run,

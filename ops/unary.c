@@ -1,4 +1,5 @@
-/* Element-wise unary operators (Relu, Clip, Sigmoid, Tanh, LeakyRelu, Elu, Exp, ...).
+/* Element-wise unary operators (Relu, Clip, Sigmoid, Tanh, LeakyRelu, Elu, Exp, the trigonometric
+ * and hyperbolic functions, Round, IsInf, IsNaN, ...).
  *
  * One table row per operator: the ONNX name, its opset range, the float32 kernel and, where ONNX
  * allows integer inputs, the int64 and int32 kernels. Every kernel is a flat loop over the
@@ -10,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "float16.h"
 #include "vec_math.h"
 #include "op_util.h"
 
@@ -73,6 +75,8 @@ static int64_t clip_int(int64_t v, const unary_params *p) { v = v < p->lo_i ? p-
 static int64_t neg_int(int64_t v, const unary_params *p) { (void)p; return (int64_t)(0u - (uint64_t)v); }
 static int64_t abs_int(int64_t v, const unary_params *p) { return v < 0 ? neg_int(v, p) : v; }
 static int64_t sign_int(int64_t v, const unary_params *p) { (void)p; return v > 0 ? 1 : (v < 0 ? -1 : 0); }
+/* The store into the element type keeps the low bits, which are the element's complement. */
+static int64_t bitwise_not_int(int64_t v, const unary_params *p) { (void)p; return (int64_t)~(uint64_t)v; }
 
 #define INT_LOOP(T)                                                                                \
     static void int_loop_##T(unary_int_fn op, const T *x, T *y, int64_t n, const unary_params *p)  \
@@ -86,6 +90,7 @@ INT_LOOP(uint16_t)
 INT_LOOP(int32_t)
 INT_LOOP(uint32_t)
 INT_LOOP(int64_t)
+INT_LOOP(uint64_t)
 
 UNARY_KERNEL(relu_f32, float, v > 0.0f ? v : 0.0f)
 /* Comparisons rather than fminf/fmaxf so that NaN passes through, as in NumPy's clip; when
@@ -114,6 +119,26 @@ UNARY_KERNEL(shrink_f32, float, cr_select_f32(v < -p->alpha, v + p->beta, cr_sel
 /* NaN stays NaN, as in NumPy. */
 UNARY_KERNEL(sign_f32, float, v > 0.0f ? 1.0f : (v < 0.0f ? -1.0f : (v == v ? 0.0f : v)))
 UNARY_KERNEL(hard_swish_f32, float, v * clamp01(v * (1.0f / 6.0f) + 0.5f))
+/* The trigonometric and hyperbolic functions are libm's (correctly rounded or within an ulp or
+ * two); outside their domains (asin of 2, acosh of 0.5) they give NaN as NumPy does. */
+UNARY_KERNEL(sin_f32, float, sinf(v))
+UNARY_KERNEL(cos_f32, float, cosf(v))
+UNARY_KERNEL(tan_f32, float, tanf(v))
+UNARY_KERNEL(asin_f32, float, asinf(v))
+UNARY_KERNEL(acos_f32, float, acosf(v))
+UNARY_KERNEL(atan_f32, float, atanf(v))
+UNARY_KERNEL(sinh_f32, float, sinhf(v))
+UNARY_KERNEL(cosh_f32, float, coshf(v))
+UNARY_KERNEL(asinh_f32, float, asinhf(v))
+UNARY_KERNEL(acosh_f32, float, acoshf(v))
+UNARY_KERNEL(atanh_f32, float, atanhf(v))
+/* Halves round to the even neighbour (ONNX, NumPy): nearbyint in the default rounding mode. */
+UNARY_KERNEL(round_f32, float, nearbyintf(v))
+/* Mish (opset 18): x * tanh(softplus(x)). Gelu (opset 20): x * Phi(x) with the exact normal CDF,
+ * or its tanh approximation (approximate="tanh"). */
+UNARY_KERNEL(mish_f32, float, v * tanhf(softplus_f32(v)))
+UNARY_KERNEL(gelu_f32, float, 0.5f * v * (1.0f + erff(v * 0.70710678118654752f)))
+UNARY_KERNEL(gelu_tanh_f32, float, 0.5f * v * (1.0f + tanhf(0.79788456080286536f * (v + 0.044715f * v * v * v))))
 
 typedef enum unary_attrs {
     ATTRS_NONE,
@@ -122,6 +147,7 @@ typedef enum unary_attrs {
     ATTRS_ALPHA_GAMMA,  /* Selu: alpha and gamma (gamma kept in beta) */
     ATTRS_LAMBD_BIAS,   /* Shrink: lambd (kept in alpha) and bias (in beta) */
     ATTRS_CLIP,         /* bounds from attributes (opset < 11) or inputs 1 and 2 */
+    ATTRS_GELU,         /* approximate: "none" (f32) or "tanh" (gelu_tanh_f32) */
 } unary_attrs;
 
 typedef struct unary_kind {
@@ -135,6 +161,7 @@ typedef struct unary_kind {
 
 typedef struct unary_state {
     const unary_kind *kind;
+    unary_f32_fn f32;   /* the kind's float kernel, or the one an attribute picks (Gelu) */
     unary_params params;
     bool bounds_at_run; /* Clip with a bound input that is not constant: read it in run */
 } unary_state;
@@ -165,6 +192,21 @@ static const unary_kind kinds[] = {
     {"Celu", 12, celu_f32, NULL, ATTRS_ALPHA, 1.0f, 0},
     {"ThresholdedRelu", 10, thresholded_relu_f32, NULL, ATTRS_ALPHA, 1.0f, 0},
     {"Shrink", 9, shrink_f32, NULL, ATTRS_LAMBD_BIAS, 0.5f, 0.0f},
+    {"Sin", 7, sin_f32, NULL, ATTRS_NONE, 0, 0},
+    {"Cos", 7, cos_f32, NULL, ATTRS_NONE, 0, 0},
+    {"Tan", 7, tan_f32, NULL, ATTRS_NONE, 0, 0},
+    {"Asin", 7, asin_f32, NULL, ATTRS_NONE, 0, 0},
+    {"Acos", 7, acos_f32, NULL, ATTRS_NONE, 0, 0},
+    {"Atan", 7, atan_f32, NULL, ATTRS_NONE, 0, 0},
+    {"Sinh", 9, sinh_f32, NULL, ATTRS_NONE, 0, 0},
+    {"Cosh", 9, cosh_f32, NULL, ATTRS_NONE, 0, 0},
+    {"Asinh", 9, asinh_f32, NULL, ATTRS_NONE, 0, 0},
+    {"Acosh", 9, acosh_f32, NULL, ATTRS_NONE, 0, 0},
+    {"Atanh", 9, atanh_f32, NULL, ATTRS_NONE, 0, 0},
+    {"Round", 11, round_f32, NULL, ATTRS_NONE, 0, 0},
+    {"Mish", 18, mish_f32, NULL, ATTRS_NONE, 0, 0},
+    {"Gelu", 20, gelu_f32, NULL, ATTRS_GELU, 0, 0},
+    {"BitwiseNot", 18, NULL, bitwise_not_int, ATTRS_NONE, 0, 0},
 };
 
 static const unary_kind *unary_find(const char *op_type)
@@ -184,6 +226,9 @@ static cnnrun_status *unary_check_dtype(const cr_op_ctx *ctx, const unary_kind *
     static const cnnrun_dtype floats[] = {CNNRUN_FLOAT32, 0};
     static const cnnrun_dtype numbers[] = {CNNRUN_FLOAT32, CNNRUN_INT64, CNNRUN_INT32, CNNRUN_INT16, CNNRUN_INT8,
                                            CNNRUN_UINT32, CNNRUN_UINT16, CNNRUN_UINT8, 0};
+    static const cnnrun_dtype integers[] = {CNNRUN_INT64,  CNNRUN_INT32,  CNNRUN_INT16,  CNNRUN_INT8, CNNRUN_UINT64,
+                                            CNNRUN_UINT32, CNNRUN_UINT16, CNNRUN_UINT8, 0};
+    if (!k->f32) return cr_op_check_dtype(ctx, 0, integers); /* the bitwise ops */
     /* Clip's bounds were float attributes before opset 11, so its data were float only. */
     bool ints = k->ints && !(k->attrs == ATTRS_CLIP && ctx->opset < 11);
     return cr_op_check_dtype(ctx, 0, ints ? numbers : floats);
@@ -203,6 +248,15 @@ static cnnrun_status *clip_check_bound(const cr_op_ctx *ctx, int i, const char *
     return NULL;
 }
 
+static cnnrun_status *gelu_form(const cr_op_ctx *ctx, bool *tanh_form)
+{
+    const char *a;
+    CR_TRY(cr_attr_string(ctx->node, "approximate", "none", &a));
+    if (strcmp(a, "none") && strcmp(a, "tanh")) return cr_op_unsupported_attr(ctx, "approximate", "expected none or tanh");
+    *tanh_form = strcmp(a, "tanh") == 0;
+    return NULL;
+}
+
 static cnnrun_status *unary_infer(cr_op_ctx *ctx)
 {
     const unary_kind *k = unary_find(ctx->node->op_type);
@@ -213,6 +267,10 @@ static cnnrun_status *unary_infer(cr_op_ctx *ctx)
     if (clip_inputs) {
         CR_TRY(clip_check_bound(ctx, 1, "min"));
         CR_TRY(clip_check_bound(ctx, 2, "max"));
+    }
+    if (k->attrs == ATTRS_GELU) {
+        bool tanh_form;
+        CR_TRY(gelu_form(ctx, &tanh_form));
     }
     cr_set_output(ctx, 0, ctx->in[0]->dtype, ctx->in[0]->rank, ctx->in[0]->dims);
     return NULL;
@@ -277,12 +335,18 @@ static cnnrun_status *unary_prepare(cr_op_ctx *ctx)
     unary_state *s = calloc(1, sizeof *s);
     if (!s) return cr_op_error(ctx, CNNRUN_ERR_OUT_OF_MEMORY, "out of memory for the op state");
     s->kind = k;
+    s->f32 = k->f32;
     s->params.threads = op_threads(ctx);
     s->params.alpha = k->alpha_default;
     s->params.beta = k->beta_default;
     cnnrun_status *st = NULL;
+    bool tanh_form = false;
     switch (k->attrs) {
     case ATTRS_NONE: break;
+    case ATTRS_GELU:
+        st = gelu_form(ctx, &tanh_form);
+        if (!st && tanh_form) s->f32 = gelu_tanh_f32;
+        break;
     case ATTRS_ALPHA: st = cr_attr_float(ctx->node, "alpha", k->alpha_default, &s->params.alpha); break;
     case ATTRS_ALPHA_BETA:
         st = cr_attr_float(ctx->node, "alpha", k->alpha_default, &s->params.alpha);
@@ -326,7 +390,8 @@ static cnnrun_status *unary_run(cr_op_ctx *ctx)
     cr_tensor *y = ctx->out[0];
     int64_t n = cr_tensor_count(x);
     switch (x->dtype) {
-    case CNNRUN_FLOAT32: s->kind->f32(x->data, y->data, n, &p); break;
+    case CNNRUN_FLOAT32: s->f32(x->data, y->data, n, &p); break;
+    case CNNRUN_UINT64: int_loop_uint64_t(s->kind->ints, x->data, y->data, n, &p); break;
     case CNNRUN_INT64: int_loop_int64_t(s->kind->ints, x->data, y->data, n, &p); break;
     case CNNRUN_INT32: int_loop_int32_t(s->kind->ints, x->data, y->data, n, &p); break;
     case CNNRUN_INT16: int_loop_int16_t(s->kind->ints, x->data, y->data, n, &p); break;
@@ -349,7 +414,7 @@ static void unary_destroy(void *state)
         .op_type = name, \
         .domain = "", \
         .opset_min = min, \
-        .opset_max = 21, \
+        .opset_max = 22, \
         .flags = CR_OP_LAYOUT_AWARE, \
         .infer = unary_infer, \
         .prepare = unary_prepare, \
@@ -357,7 +422,7 @@ static void unary_destroy(void *state)
         .destroy = unary_destroy, \
     };
 
-/* Versions after 17 only widen the accepted dtypes, so the semantics here hold up to opset 21. */
+/* Versions after 17 only widen the accepted dtypes, so the semantics here hold up to opset 22. */
 UNARY_OP(op_relu, "Relu", 1)
 UNARY_OP(op_clip, "Clip", 1)
 UNARY_OP(op_sigmoid, "Sigmoid", 1)
@@ -382,11 +447,70 @@ UNARY_OP(op_sign, "Sign", 9)
 UNARY_OP(op_celu, "Celu", 12)
 UNARY_OP(op_thresholded_relu, "ThresholdedRelu", 10)
 UNARY_OP(op_shrink, "Shrink", 9)
+UNARY_OP(op_sin, "Sin", 7)
+UNARY_OP(op_cos, "Cos", 7)
+UNARY_OP(op_tan, "Tan", 7)
+UNARY_OP(op_asin, "Asin", 7)
+UNARY_OP(op_acos, "Acos", 7)
+UNARY_OP(op_atan, "Atan", 7)
+UNARY_OP(op_sinh, "Sinh", 9)
+UNARY_OP(op_cosh, "Cosh", 9)
+UNARY_OP(op_asinh, "Asinh", 9)
+UNARY_OP(op_acosh, "Acosh", 9)
+UNARY_OP(op_atanh, "Atanh", 9)
+UNARY_OP(op_round, "Round", 11)
+UNARY_OP(op_mish, "Mish", 18)
+UNARY_OP(op_gelu, "Gelu", 20)
+UNARY_OP(op_bitwise_not, "BitwiseNot", 18)
+
+/* IsInf and IsNaN: float16, float32 or float64 in, bool out. */
+static cnnrun_status *float_class_infer(cr_op_ctx *ctx)
+{
+    static const cnnrun_dtype floats[] = {CNNRUN_FLOAT32, CNNRUN_FLOAT64, CNNRUN_FLOAT16, 0};
+    CR_TRY(cr_op_check_inputs(ctx, 1, 1));
+    CR_TRY(cr_op_check_dtype(ctx, 0, floats));
+    int64_t v;
+    if (strcmp(ctx->node->op_type, "IsInf") == 0) {
+        CR_TRY(cr_attr_int(ctx->node, "detect_negative", 1, &v));
+        CR_TRY(cr_attr_int(ctx->node, "detect_positive", 1, &v));
+    }
+    cr_set_output(ctx, 0, CNNRUN_BOOL, ctx->in[0]->rank, ctx->in[0]->dims);
+    return NULL;
+}
+
+static cnnrun_status *float_class_run(cr_op_ctx *ctx)
+{
+    int64_t neg = 1, pos = 1;
+    bool inf = strcmp(ctx->node->op_type, "IsInf") == 0;
+    if (inf) {
+        CR_TRY(cr_attr_int(ctx->node, "detect_negative", 1, &neg));
+        CR_TRY(cr_attr_int(ctx->node, "detect_positive", 1, &pos));
+    }
+    int64_t n = cr_tensor_count(ctx->in[0]);
+    uint8_t *y = ctx->out[0]->data;
+    cnnrun_dtype dt = ctx->in[0]->dtype;
+    const float *xf = ctx->in[0]->data;
+    const double *xd = ctx->in[0]->data;
+    const uint16_t *xh = ctx->in[0]->data;
+    for (int64_t i = 0; i < n; i++) {
+        double v = dt == CNNRUN_FLOAT32 ? (double)xf[i] : dt == CNNRUN_FLOAT64 ? xd[i] : (double)cr_half_to_float(xh[i]);
+        y[i] = inf ? (uint8_t)((isinf(v) && (v > 0 ? pos : neg)) != 0) : (uint8_t)(isnan(v) != 0);
+    }
+    return NULL;
+}
+
+static const cr_op op_is_inf = {.op_type = "IsInf", .domain = "", .opset_min = 10, .opset_max = 22,
+                                .infer = float_class_infer, .run = float_class_run};
+static const cr_op op_is_nan = {.op_type = "IsNaN", .domain = "", .opset_min = 9, .opset_max = 22,
+                                .infer = float_class_infer, .run = float_class_run};
 
 const cr_op *const cr_ops_unary[] = {
     &op_relu,  &op_clip,  &op_sigmoid, &op_tanh,       &op_leaky_relu, &op_elu,
     &op_selu,  &op_exp,   &op_log,     &op_abs,        &op_neg,        &op_sqrt,
     &op_reciprocal, &op_floor, &op_ceil, &op_erf,      &op_softplus,   &op_softsign,
     &op_hard_sigmoid, &op_hard_swish, &op_sign,
-    &op_celu, &op_thresholded_relu, &op_shrink, NULL,
+    &op_celu, &op_thresholded_relu, &op_shrink,
+    &op_sin, &op_cos, &op_tan, &op_asin, &op_acos, &op_atan,
+    &op_sinh, &op_cosh, &op_asinh, &op_acosh, &op_atanh, &op_round,
+    &op_is_inf, &op_is_nan, &op_mish, &op_gelu, &op_bitwise_not, NULL,
 };

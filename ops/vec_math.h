@@ -21,8 +21,11 @@
  * loader picks the best the CPU has (GCC target_clones, dispatched through an ifunc). The build
  * itself targets baseline x86-64 so that the library runs on any x86-64 machine; this keeps the
  * wide vectors where they pay (Sigmoid on 800k floats: 1.6 ms -> 0.29 ms with AVX-512). Without
- * contraction (-std=c11 turns it off) all three compute bit-identical results. */
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+ * contraction (-std=c11 turns it off) all three compute bit-identical results. Not under
+ * ThreadSanitizer: the ifunc resolvers run while the loader relocates the program, before the TSan
+ * runtime is set up, and their instrumented entry crashes there. */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__) && \
+    !defined(__SANITIZE_THREAD__)
 #define CR_VECTOR_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else
 #define CR_VECTOR_CLONES

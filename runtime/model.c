@@ -12,6 +12,22 @@
  * smaller; protobuf itself cannot exceed 2 GiB). */
 #define CR_MAX_MODEL_BYTES ((size_t)2 << 30)
 
+/* A node must compute something, and into output 0 unless its operator says that one is
+ * optional: the kernels write output 0 without looking. */
+static cnnrun_status *check_node_outputs(const cr_node *n, const cr_op *op)
+{
+    bool any = false;
+    for (int k = 0; k < n->n_outputs; k++) any = any || n->outputs[k] >= 0;
+    if (!any)
+        return cr_error(CNNRUN_ERR_INVALID_MODEL, "node '%s' (%s) has no outputs", n->name,
+                        n->op_type);
+    if (n->outputs[0] < 0 && !(op->flags & CR_OP_OPTIONAL_OUTPUT0))
+        return cr_error(CNNRUN_ERR_INVALID_MODEL,
+                        "node '%s' (%s) omits its first output, which the operator requires",
+                        n->name, n->op_type);
+    return NULL;
+}
+
 /* Each node's operator, or an error that says what is missing: an unknown op, or a known op at
  * an opset outside the implemented range. */
 static cnnrun_status *resolve_ops(cnnrun_model *m)
@@ -19,14 +35,17 @@ static cnnrun_status *resolve_ops(cnnrun_model *m)
     const cr_graph *g = m->graph;
     if (g->opset > CR_OPSET_MAX)
         return cr_error(CNNRUN_ERR_UNSUPPORTED,
-                        "the model uses ONNX opset %lld; cnnrun implements opsets up to %d (ONNX 1.12)",
+                        "the model uses ONNX opset %lld; cnnrun implements opsets up to %d (ONNX 1.17)",
                         (long long)g->opset, CR_OPSET_MAX);
     m->ops = calloc((size_t)g->n_nodes + 1, sizeof *m->ops);
     if (!m->ops) return cr_error(CNNRUN_ERR_OUT_OF_MEMORY, "out of memory resolving operators");
     for (int i = 0; i < g->n_nodes; i++) {
         const cr_node *n = &g->nodes[i];
         m->ops[i] = cr_op_find(n->domain, n->op_type, g->opset);
-        if (m->ops[i]) continue;
+        if (m->ops[i]) {
+            CR_TRY(check_node_outputs(n, m->ops[i]));
+            continue;
+        }
         int lo = 0, hi = 0;
         for (size_t k = 0; k < cr_op_count(); k++) {
             const cr_op *op = cr_op_at(k);

@@ -101,6 +101,19 @@ const char *cnnrun_dtype_name(cnnrun_dtype dtype)
     case CNNRUN_UINT32: return "uint32";
     case CNNRUN_UINT64: return "uint64";
     case CNNRUN_BFLOAT16: return "bfloat16";
+    default: break;
+    }
+    /* ONNX types cnnrun does not support, named so that refusals say what was found. */
+    switch ((int)dtype) {
+    case 14: return "complex64";
+    case 15: return "complex128";
+    case 17: return "float8e4m3fn";
+    case 18: return "float8e4m3fnuz";
+    case 19: return "float8e5m2";
+    case 20: return "float8e5m2fnuz";
+    case 21: return "uint4";
+    case 22: return "int4";
+    case 23: return "float4e2m1";
     default: return "undefined";
     }
 }

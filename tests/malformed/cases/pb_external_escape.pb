@@ -1,0 +1,2 @@
+Bimagej
+location../../etc/passwdp

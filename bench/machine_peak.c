@@ -17,6 +17,7 @@
  * load and store. A benchmark row above its peak measured here is therefore an error of the
  * benchmark (wrong FLOP count, wrong time, or a different machine), never a result. */
 #define _GNU_SOURCE /* syscall */
+#include <cpuid.h>
 #include <immintrin.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -86,7 +87,12 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) static uint64_t loop_int8
     __m512i a = _mm512_set1_epi8((char)(seed * 7)), b = _mm512_set1_epi8((char)(seed * 3 + 1));
     ZMM_LOOP(__m512i, _mm512_set1_epi32((int)seed), _mm512_dpbusd_epi32(acc[c], a, b),
              _mm512_add_epi32(acc[0], acc[c]))
-    sink_i = _mm512_reduce_add_epi32(acc[0]);
+    /* Summed as unsigned: the accumulators wrap by design, and _mm512_reduce_add_epi32 adds the
+     * lanes as signed int, an overflow UBSan reports (the sanitizer build's bench_peaks test). */
+    uint32_t lanes[16], sum = 0;
+    _mm512_storeu_si512(lanes, acc[0]);
+    for (int i = 0; i < 16; i++) sum += lanes[i];
+    sink_i = (int32_t)sum;
     return ops;
 }
 
@@ -167,8 +173,15 @@ static int has_avx512f(void) { return __builtin_cpu_supports("avx512f"); }
 static int has_avx2(void) { return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"); }
 static int has_avx512bf16(void) { return __builtin_cpu_supports("avx512bf16"); }
 static int has_avx512vnni(void) { return __builtin_cpu_supports("avx512vnni"); }
-static int has_amx_bf16(void) { return __builtin_cpu_supports("amx-bf16") && amx_permitted(); }
-static int has_amx_int8(void) { return __builtin_cpu_supports("amx-int8") && amx_permitted(); }
+/* CPUID leaf 7's EDX bits 22 (AMX-BF16) and 25 (AMX-INT8): read directly, since clang 14's
+ * __builtin_cpu_supports does not know the AMX names. */
+static int cpuid7_edx_bit(int bit)
+{
+    unsigned a, b, c, d;
+    return __get_cpuid_count(7, 0, &a, &b, &c, &d) && (d >> bit & 1u);
+}
+static int has_amx_bf16(void) { return cpuid7_edx_bit(22) && amx_permitted(); }
+static int has_amx_int8(void) { return cpuid7_edx_bit(25) && amx_permitted(); }
 
 static const kind kinds[] = {
     {"fp32_fma_avx512", "vfmadd231ps zmm", 32, loop_fp32_avx512, has_avx512f, "AVX-512F"},

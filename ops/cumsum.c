@@ -3,12 +3,16 @@
  *
  * The tensor is seen as [outer, n, inner]. With inner > 1 the recurrence y[j] = y[j-1] + x[j]
  * runs over whole rows of inner elements, which vectorise; with inner == 1 it is a plain prefix
- * sum per line. Integer sums wrap instead of overflowing. The axis may change at run (it is an
+ * sum per line. Independent lines (the axes before the summed one) run in parallel. Integer sums
+ * wrap instead of overflowing. The axis may change at run (it is an
  * input), so the view is computed there. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "op_util.h"
+
+/* Below this many elements one thread does it faster than waking another. */
+#define CUMSUM_PARALLEL_MIN 65536
 
 static cnnrun_status *cumsum_infer(cr_op_ctx *ctx)
 {
@@ -32,8 +36,9 @@ static cnnrun_status *cumsum_infer(cr_op_ctx *ctx)
 /* Lines of n elements step `step` apart in memory (inner * direction); rows of `inner`. */
 #define CUMSUM_KERNEL(T, U)                                                                        \
     static void cumsum_##T(const T *x, T *y, int64_t outer, int64_t n, int64_t inner, bool excl,   \
-                           bool rev)                                                               \
+                           bool rev, int threads)                                                  \
     {                                                                                              \
+        _Pragma("omp parallel for num_threads(threads) if (outer > 1 && outer * n * inner >= CUMSUM_PARALLEL_MIN)") \
         for (int64_t o = 0; o < outer; o++) {                                                      \
             const T *xo = x + o * n * inner;                                                       \
             T *yo = y + o * n * inner;                                                             \
@@ -73,13 +78,14 @@ static cnnrun_status *cumsum_run(cr_op_ctx *ctx)
     /* The output is its own buffer (only view ops share an input's bytes), so an exclusive sum
      * never reads an element it has overwritten. */
     void *y = ctx->out[0]->data;
+    int threads = ctx->env && ctx->env->threads > 0 ? ctx->env->threads : 1;
     switch (x->dtype) {
-    case CNNRUN_FLOAT32: cumsum_float(x->data, y, outer, n, inner, excl, rev); break;
-    case CNNRUN_FLOAT64: cumsum_double(x->data, y, outer, n, inner, excl, rev); break;
-    case CNNRUN_INT32: cumsum_int32_t(x->data, y, outer, n, inner, excl, rev); break;
-    case CNNRUN_INT64: cumsum_int64_t(x->data, y, outer, n, inner, excl, rev); break;
-    case CNNRUN_UINT32: cumsum_uint32_t(x->data, y, outer, n, inner, excl, rev); break;
-    case CNNRUN_UINT64: cumsum_uint64_t(x->data, y, outer, n, inner, excl, rev); break;
+    case CNNRUN_FLOAT32: cumsum_float(x->data, y, outer, n, inner, excl, rev, threads); break;
+    case CNNRUN_FLOAT64: cumsum_double(x->data, y, outer, n, inner, excl, rev, threads); break;
+    case CNNRUN_INT32: cumsum_int32_t(x->data, y, outer, n, inner, excl, rev, threads); break;
+    case CNNRUN_INT64: cumsum_int64_t(x->data, y, outer, n, inner, excl, rev, threads); break;
+    case CNNRUN_UINT32: cumsum_uint32_t(x->data, y, outer, n, inner, excl, rev, threads); break;
+    case CNNRUN_UINT64: cumsum_uint64_t(x->data, y, outer, n, inner, excl, rev, threads); break;
     default: return cr_op_error(ctx, CNNRUN_ERR_INTERNAL, "dtype %s reached run", cnnrun_dtype_name(x->dtype));
     }
     return NULL;

@@ -381,11 +381,6 @@ static cnnrun_status *resize_infer(cr_op_ctx *ctx)
     resize_params p;
     CR_TRY(read_params(ctx, &p));
     const cr_tensor *x = ctx->in[0];
-    /* Antialiasing widens the filter only when a linear or cubic resize shrinks an axis. */
-    for (int d = 0; d < x->rank && p.antialias && p.mode != MODE_NEAREST; d++)
-        if (p.scale[d] < 1.0)
-            return cr_op_unsupported_attr(ctx, "antialias",
-                                          "antialias=1 when shrinking with linear or cubic mode is not implemented");
     size_t es = cnnrun_dtype_size(x->dtype);
     if (p.mode == MODE_NEAREST && es != 1 && es != 2 && es != 4 && es != 8)
         return cr_op_error(ctx, CNNRUN_ERR_UNSUPPORTED, "input X has dtype %s, which mode nearest does not support",
@@ -456,17 +451,62 @@ static void cubic_weights(double r, double a, double *w)
     w[3] = ((a * t3 - 5 * a) * t3 + 8 * a) * t3 - 4 * a;
 }
 
+/* Taps per output point: 1 for nearest, 2 for linear, 4 for cubic; with antialias on an axis
+ * that shrinks (scale < 1), the filter widens by 1 / scale (ONNX's reference: the kernel is
+ * evaluated at (index - coordinate) * scale over floor(-support / scale) + 1 .. and normalised).
+ * *first is the offset of the first tap from floor(coordinate). */
+static int axis_taps(const resize_params *p, int d, int64_t *first)
+{
+    if (p->mode == MODE_NEAREST) {
+        *first = 0;
+        return 1;
+    }
+    double support = p->mode == MODE_LINEAR ? 1.0 : 2.0;
+    double scale = p->antialias && p->scale[d] < 1.0 ? p->scale[d] : 1.0;
+    *first = (int64_t)floor(-support / scale) + 1;
+    return (int)(2 - 2 * *first);
+}
+
+/* Resize kernels at distance t (in input pixels times the antialias scale). */
+static double linear_kernel(double t)
+{
+    t = fabs(t);
+    return t < 1 ? 1 - t : 0;
+}
+
+static double cubic_kernel(double t, double a)
+{
+    t = fabs(t);
+    if (t <= 1) return ((a + 2) * t - (a + 3)) * t * t + 1;
+    if (t < 2) return ((a * t - 5 * a) * t + 8 * a) * t - 4 * a;
+    return 0;
+}
+
+/* Antialiased linear/cubic resizing widens the filter to this many taps at most (a shrink by
+ * more than ~1/1000 along one axis). */
+#define RESIZE_MAX_TAPS 4096
+
 static cnnrun_status *build_axis(const cr_op_ctx *ctx, const resize_params *p, int d, int64_t in_len, axis_table *t)
 {
     t->in_len = in_len;
     t->out_len = p->out_dims[d];
-    t->taps = p->mode == MODE_NEAREST ? 1 : p->mode == MODE_LINEAR ? 2 : 4;
+    int64_t first;
+    t->taps = axis_taps(p, d, &first);
+    if (t->taps > RESIZE_MAX_TAPS)
+        return cr_op_unsupported_attr(ctx, "antialias", "the scale shrinks an axis too far for an antialiasing filter");
+    double scale = p->antialias && p->scale[d] < 1.0 ? p->scale[d] : 1.0;
+    bool widened = t->taps > (p->mode == MODE_LINEAR ? 2 : 4) || (p->antialias && p->mode != MODE_NEAREST);
     size_t n = (size_t)(t->out_len > 0 ? t->out_len : 1);
     t->idx = malloc(n * (size_t)t->taps * sizeof *t->idx);
     t->w = malloc(n * (size_t)t->taps * sizeof *t->w);
     t->outside = calloc(n, 1);
-    if (!t->idx || !t->w || !t->outside)
+    double *wd = malloc((size_t)t->taps * sizeof *wd);
+    int64_t *raw = malloc((size_t)t->taps * sizeof *raw);
+    if (!t->idx || !t->w || !t->outside || !wd || !raw) {
+        free(wd);
+        free(raw);
         return cr_op_error(ctx, CNNRUN_ERR_OUT_OF_MEMORY, "out of memory for the resize tables of axis %d", d);
+    }
     t->identity = t->out_len == in_len;
     for (int64_t x = 0; x < t->out_len; x++) {
         bool outside;
@@ -477,14 +517,22 @@ static cnnrun_status *build_axis(const cr_op_ctx *ctx, const resize_params *p, i
         else if (c > 0x1p52) c = 0x1p52;
         int64_t *idx = t->idx + x * t->taps;
         float *w = t->w + x * t->taps;
-        double wd[4] = {1, 0, 0, 0};
-        int64_t raw[4];
+        wd[0] = 1;
         if (p->mode == MODE_NEAREST) {
             raw[0] = nearest_index(p, c);
         } else {
             double f = floor(c);
             int64_t base = (int64_t)f;
-            if (p->mode == MODE_LINEAR) {
+            if (widened) {
+                double sum = 0;
+                for (int k = 0; k < t->taps; k++) {
+                    raw[k] = base + first + k;
+                    double dist = ((double)raw[k] - c) * scale;
+                    wd[k] = p->mode == MODE_LINEAR ? linear_kernel(dist) : cubic_kernel(dist, p->cubic_a);
+                    sum += wd[k];
+                }
+                for (int k = 0; k < t->taps; k++) wd[k] = sum != 0 ? wd[k] / sum : 0;
+            } else if (p->mode == MODE_LINEAR) {
                 raw[0] = base;
                 raw[1] = base + 1;
                 wd[0] = 1 - (c - f);
@@ -513,6 +561,8 @@ static cnnrun_status *build_axis(const cr_op_ctx *ctx, const resize_params *p, i
         t->outside[x] = outside;
         if (outside || others || own != 1) t->identity = false;
     }
+    free(wd);
+    free(raw);
     return NULL;
 }
 
@@ -720,6 +770,13 @@ static void interpolate_pass(const resize_state *s, const axis_table *t, int64_t
             const float *a = xb + idx[0] * inner, *b = xb + idx[1] * inner;
             float wa = w[0], wb = w[1];
             for (int64_t i = 0; i < inner; i++) yr[i] = wa * a[i] + wb * b[i];
+        } else if (taps != 4) { /* an antialiasing filter: accumulate tap by tap */
+            for (int64_t i = 0; i < inner; i++) yr[i] = 0;
+            for (int k = 0; k < taps; k++) {
+                const float *a = xb + idx[k] * inner;
+                float wk = w[k];
+                for (int64_t i = 0; i < inner; i++) yr[i] += wk * a[i];
+            }
         } else {
             const float *a = xb + idx[0] * inner, *b = xb + idx[1] * inner;
             const float *c = xb + idx[2] * inner, *e = xb + idx[3] * inner;
@@ -773,8 +830,8 @@ static cnnrun_status *resize_run(cr_op_ctx *ctx)
 
 /* Resize-10 is Upsample-9 renamed (scales input, asymmetric coordinates); Resize-11 adds roi,
  * sizes, cubic and the coordinate/nearest modes; 13 makes roi and scales optional and drops
- * tf_half_pixel_for_nn; 18 adds axes, keep_aspect_ratio_policy and antialias (implemented where it
- * changes nothing: nearest, or no axis shrinking; refused otherwise), 19 half_pixel_symmetric. */
+ * tf_half_pixel_for_nn; 18 adds axes, keep_aspect_ratio_policy and antialias (a filter widened by
+ * 1 / scale on shrinking axes, linear and cubic), 19 half_pixel_symmetric. */
 static const cr_op op_resize = {
     .op_type = "Resize",
     .domain = "",

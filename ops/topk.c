@@ -155,9 +155,10 @@ static cnnrun_status *topk_prepare(cr_op_ctx *ctx)
             int64_t *heap = (int64_t *)((char *)buf + (size_t)s->n * 8);                            \
             int64_t o = l / s->inner, in = l % s->inner;                                           \
             const T *src = x + o * s->n * s->inner + in;                                           \
-            for (int64_t i = 0; i < s->n; i++) buf[i] = src[i * s->inner];                         \
+            /* A line along the last axis is read in place; a strided one is gathered first. */   \
+            if (s->inner > 1) for (int64_t i = 0; i < s->n; i++) buf[i] = src[i * s->inner];       \
             int64_t base = o * s->k * s->inner + in;                                               \
-            line_##T(s, buf, heap, vals + base, idx + base, s->inner);                             \
+            line_##T(s, s->inner > 1 ? buf : src, heap, vals + base, idx + base, s->inner);        \
         }                                                                                          \
     }
 

@@ -173,6 +173,17 @@ def test_errors():
         e = raises("not an ONNX file", cnnrun.InvalidModel, lambda: cnnrun.Model(f.name))
         check("same message as the program", e is not None and program.endswith(str(e)),
               "program: %s\npython:  %s" % (program, e))
+    # The options added to cnnrun_session_options reach the library: a memory ceiling below the
+    # first activation refuses the plan with the program's message.
+    program = cli([MODEL, SAMPLE, "--max-memory", "1000"]).stderr.strip()
+    e = raises("max_memory reaches the library", cnnrun.OutOfMemory,
+               lambda: model.session(max_memory=1000).run(x))
+    check("max_memory: the program's message", e is not None and program.endswith(str(e))
+          and "1000 bytes" in str(e), "program: %s\npython:  %s" % (program, e))
+    check("max_memory=None: no ceiling", np.array_equal(
+        model.session(threads=1, max_memory=None).run(x)[0], session.run(x)[0]))
+    raises("bad max_memory", ValueError, lambda: model.session(max_memory=-1))
+    raises("bad conv_algorithm", ValueError, lambda: model.session(conv_algorithm="fft"))
     raises("bad precision", ValueError, lambda: model.session(precision="int8"))
     raises("bad thread count", ValueError, lambda: model.session(threads=-1))
     # The wrong-shape message the program prints for the same input carries the same facts.

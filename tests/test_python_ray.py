@@ -63,8 +63,9 @@ def main():
         reference = session.run(np.stack([inputs[i] for i in ids]))[0]
 
         start = time.perf_counter()
-        ray.init(num_cpus=2, include_dashboard=False, object_store_memory=200 * 2**20,
-                 log_to_driver=False)
+        # "local": a Ray of its own, never one another job left running on this machine.
+        ray.init(address="local", num_cpus=2, include_dashboard=False,
+                 object_store_memory=200 * 2**20, log_to_driver=False)
         started = time.perf_counter()
         out = os.path.join(tmp, "predictions")
         ray_batch_inference.main([MODEL, shards, "--output", out, "--actors", "2",

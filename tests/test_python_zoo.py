@@ -28,9 +28,10 @@ RELATIVE_TOLERANCE = 1e-4
 
 
 
-def program_outputs(model_path, inputs_path, threads):
+def program_outputs(model_path, inputs_path, threads, extra=()):
     with tempfile.TemporaryDirectory() as tmp:
-        r = subprocess.run([BIN, model_path, inputs_path, "--threads", str(threads), "-o", tmp + "/"],
+        r = subprocess.run([BIN, model_path, inputs_path, "--threads", str(threads), "-o", tmp + "/",
+                            *extra],
                            capture_output=True, text=True, timeout=600)
         if r.returncode != 0:
             raise RuntimeError("cnnrun %s %s: %s" % (model_path, inputs_path, r.stderr.strip()))
@@ -64,6 +65,17 @@ def main():
                 errors = {k: float(np.abs(ours[k] - e).max() / np.abs(e).max()) for k, e in expected.items()}
                 check("PyTorch within 1e-4 relative: " + label,
                       set(expected) <= set(ours) and max(errors.values()) <= RELATIVE_TOLERANCE, errors)
+    # Winograd convolutions (cnnrun_session_options.conv_algorithm) as in `cnnrun --conv winograd`.
+    directory = os.path.join(ZOO, "resnet18_opset14")
+    model_path = os.path.join(directory, "model.onnx")
+    inputs_path = os.path.join(directory, "inputs_b1.npz")
+    if os.path.isfile(inputs_path):
+        with np.load(inputs_path) as z:
+            inputs = {k: z[k] for k in z.files}
+        ours = cnnrun.Model(model_path).session(threads=1, conv_algorithm="winograd").run_dict(inputs)
+        theirs = program_outputs(model_path, inputs_path, 1, ("--conv", "winograd"))
+        check("winograd: bit-identical to the program (resnet18 b1)", sorted(ours) == sorted(theirs)
+              and all(np.array_equal(ours[k], theirs[k]) for k in ours))
     finish()
 
 

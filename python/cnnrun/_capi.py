@@ -5,7 +5,8 @@ GIL for the duration of every foreign call, so a session running in one Python t
 stop the others.
 """
 import ctypes
-from ctypes import (POINTER, Structure, c_char_p, c_double, c_int, c_int64, c_size_t, c_void_p)
+from ctypes import (POINTER, Structure, c_char_p, c_double, c_int, c_int64, c_size_t, c_uint64,
+                    c_void_p)
 
 from . import errors
 from ._find_library import find_library
@@ -37,7 +38,8 @@ class ProfileRow(Structure):
 
 
 class SessionOptions(Structure):
-    _fields_ = [("threads", c_int), ("precision", c_int)]
+    _fields_ = [("threads", c_int), ("precision", c_int), ("max_memory", c_uint64),
+                ("conv_algorithm", c_int)]
 
 
 _status = c_void_p

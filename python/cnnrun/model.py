@@ -10,6 +10,7 @@ from . import dtypes
 from ._capi import MAX_RANK, SessionOptions, ValueInfo as _CValueInfo, check, lib, text
 
 PRECISIONS = {"float32": 0, "fp32": 0, "bfloat16": 1, "bf16": 1}
+CONV_ALGORITHMS = {"direct": 0, "winograd": 1}
 
 
 class ValueInfo(NamedTuple):
@@ -82,16 +83,28 @@ class Model:
             infos.append(_value_info(info))
         return infos
 
-    def session(self, threads=0, precision="float32"):
-        """A new session: threads = kernel worker threads (0: one per core); precision =
-        "float32" (default) or "bfloat16" (convolutions and pooling in bfloat16 on CPUs with
-        AVX-512 BF16; refused elsewhere)."""
+    def session(self, threads=0, precision="float32", max_memory=0, conv_algorithm="direct"):
+        """A new session (the fields of cnnrun_session_options): threads = kernel worker threads
+        (0: one per core); precision = "float32" (default) or "bfloat16" (convolutions and
+        pooling in bfloat16 on CPUs with AVX-512 BF16; refused elsewhere); max_memory = ceiling
+        in bytes on what planning one input shape may claim (0: the library's default, 2 GiB;
+        None: no ceiling); conv_algorithm = "direct" (default) or "winograd" (3x3 stride-1
+        layers where oneDNN has Winograd kernels)."""
         from .session import Session
         if precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, not {precision!r}")
+        if conv_algorithm not in CONV_ALGORITHMS:
+            raise ValueError(f"conv_algorithm must be one of {', '.join(CONV_ALGORITHMS)}, "
+                             f"not {conv_algorithm!r}")
         if not isinstance(threads, int) or threads < 0:
             raise ValueError(f"threads must be an int >= 0 (0: one per core), not {threads!r}")
-        options = SessionOptions(threads, PRECISIONS[precision])
+        if max_memory is None:
+            max_memory = 2**64 - 1  # CNNRUN_MAX_MEMORY_UNLIMITED
+        if not isinstance(max_memory, int) or not 0 <= max_memory < 2**64:
+            raise ValueError(f"max_memory must be a byte count >= 0 (0: the default) or None, "
+                             f"not {max_memory!r}")
+        options = SessionOptions(threads, PRECISIONS[precision], max_memory,
+                                 CONV_ALGORITHMS[conv_algorithm])
         handle = ctypes.c_void_p()
         check(lib.cnnrun_session_create(self._handle, ctypes.byref(options), ctypes.byref(handle)))
         return Session(self, handle, threads, precision)

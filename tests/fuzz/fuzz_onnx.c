@@ -1,6 +1,8 @@
 /* libFuzzer target: bytes → cnnrun_model_load_from_memory; a model that loads is also planned and
  * run once, so the planner, the shape inference and the kernels see mutated graphs and attributes,
- * not only the parser.
+ * not only the parser. Then the summary with no inputs (what `cnnrun --summary` prints) plans it
+ * again with the free dims bound to probe sizes and reads every row, so the symbolic-dim probing
+ * and the summary's strings are fuzzed too.
  *
  * The run uses zero-filled inputs of each declared dtype; free dims are bound to FREE_DIM, and a
  * model whose inputs would exceed MAX_INPUT_BYTES in total (or have no declared dtype or rank) is
@@ -10,6 +12,7 @@
  * one the process can afford. */
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "cnnrun.h"
 #include "fuzz_check.h"
@@ -57,6 +60,25 @@ static void run_once(cnnrun_session *session, const cnnrun_model *model)
     for (size_t i = 0; i < made; i++) free(inputs[i].data);
 }
 
+/* Reads every row's strings and shape, so a dangling pointer or a bad rank shows under ASan. */
+static void summarise(cnnrun_session *session)
+{
+    cnnrun_summary *summary = NULL;
+    if (fuzz_check_status(cnnrun_session_summary(session, NULL, 0, &summary), "summary")) return;
+    size_t chars = 0;
+    for (size_t i = 0; i < cnnrun_summary_row_count(summary); i++) {
+        const cnnrun_summary_row *row = cnnrun_summary_row_at(summary, i);
+        if (!row || row->rank < 0 || row->rank > CNNRUN_MAX_RANK) abort();
+        chars += strlen(row->node_name) + strlen(row->op_type);
+        for (int d = 0; d < row->rank; d++)
+            if (row->dim_names[d]) chars += strlen(row->dim_names[d]);
+    }
+    const char *free_dims = cnnrun_summary_free_dims(summary);
+    if (free_dims) chars += strlen(free_dims);
+    (void)chars;
+    cnnrun_summary_free(summary);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -65,8 +87,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     cnnrun_session_options options = {.threads = 1, .max_memory = SESSION_MAX_MEMORY};
     cnnrun_session *session = NULL;
-    if (!fuzz_check_status(cnnrun_session_create(model, &options, &session), "session_create"))
+    if (!fuzz_check_status(cnnrun_session_create(model, &options, &session), "session_create")) {
         run_once(session, model);
+        summarise(session);
+    }
     cnnrun_session_free(session);
     cnnrun_model_free(model);
     return 0;

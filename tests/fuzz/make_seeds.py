@@ -22,6 +22,8 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "malformed"))
+from make_cases import key  # noqa: E402  protobuf field keys, shared with the catalogue
 SUITE = "/usr/share/libonnx-testdata/data/node"
 
 SUITE_MODELS = """conv_with_strides_no_padding conv_with_autopad_same convtranspose_dilations
@@ -148,17 +150,6 @@ def arrays_corpus(out):
         e = ext.external_data.add()
         e.key, e.value = k, v
     write(os.path.join(out, "external.pb"), ext.SerializeToString())
-
-
-def key(field, wire):
-    """A protobuf field key as a dictionary entry (varint of field << 3 | wire type)."""
-    v, out = field << 3 | wire, b""
-    while True:
-        b = v & 0x7F
-        v >>= 7
-        out += bytes([b | (0x80 if v else 0)])
-        if not v:
-            return out
 
 
 def dict_entry(b):

@@ -318,11 +318,12 @@ def input_cases():
     z[cd + 24:cd + 28] = struct.pack("<I", 0x7FFFFFFF)
     add("npz_huge_uncompressed_size.npz", "input", bytes(z), 2, "image.npy")
     # a zip bomb: 272 MB of zeros deflated to ~270 KB, declared at its real size, for a model
-    # that takes 256 bytes; and the lying variant, which declares 384 bytes and inflates to more
+    # that takes 256 bytes; and the lying variant, which declares 384 bytes and inflates to 1 MiB
     bomb = npy_header("'<f4'", "(68000000,)") + bytes(272000000)
     add("npz_zip_bomb.npz", "input", bytes(zip_bytes([("image.npy", bomb)], zipfile.ZIP_DEFLATED)),
         2, "image")
-    z = zip_bytes([("image.npy", bomb)], zipfile.ZIP_DEFLATED)
+    lying = npy_header("'<f4'", "(262144,)") + bytes(1 << 20)  # 1 MiB is enough to lie about
+    z = zip_bytes([("image.npy", lying)], zipfile.ZIP_DEFLATED)
     for sig, off in ((b"PK\x03\x04", 22), (b"PK\x01\x02", 24)):
         p = z.find(sig)
         z[p + off:p + off + 4] = struct.pack("<I", len(good))

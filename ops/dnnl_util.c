@@ -22,6 +22,21 @@ cnnrun_status *cr_dnnl_md_plain(dnnl_memory_desc_t *md, int rank, const int64_t 
     return cr_dnnl_md_strided(md, rank, dims, strides);
 }
 
+cnnrun_status *cr_dnnl_md_plain_typed(dnnl_memory_desc_t *md, int rank, const int64_t *dims,
+                                      dnnl_data_type_t type)
+{
+    int64_t strides[DNNL_MAX_NDIMS];
+    dnnl_dims_t d, s;
+    CR_TRY(check_rank(rank));
+    cr_strides(rank, dims, strides);
+    for (int i = 0; i < rank; i++) {
+        d[i] = dims[i];
+        s[i] = strides[i];
+    }
+    return cr_dnnl_check(dnnl_memory_desc_init_by_strides(md, rank, d, type, s),
+                         "memory descriptor creation");
+}
+
 cnnrun_status *cr_dnnl_md_strided(dnnl_memory_desc_t *md, int rank, const int64_t *dims,
                                   const int64_t *strides)
 {
@@ -121,6 +136,12 @@ cnnrun_status *cr_dnnl_prim_arg(cr_dnnl_prim *p, const cr_exec_env *env, int arg
 {
     const dnnl_memory_desc_t *md = arg_md(p, arg);
     if (!md) return cr_error(CNNRUN_ERR_INTERNAL, "oneDNN reports no memory for argument %d", arg);
+    return add_memory(p, env, arg, md, data);
+}
+
+cnnrun_status *cr_dnnl_prim_arg_md(cr_dnnl_prim *p, const cr_exec_env *env, int arg,
+                                   const dnnl_memory_desc_t *md, void *data)
+{
     return add_memory(p, env, arg, md, data);
 }
 

@@ -10,7 +10,7 @@
 
 #include "op.h"
 
-#define CR_DNNL_MAX_ARGS 6
+#define CR_DNNL_MAX_ARGS 8 /* an int8 convolution: src, weights, bias, dst, scratchpad, 2 zero points */
 
 /* A primitive ready to run. Every memory object is made at prepare, so run only swaps data
  * handles; a user-mode scratchpad makes one primitive safe to share between sessions' streams. */
@@ -33,6 +33,11 @@ cnnrun_status *cr_dnnl_md_any(dnnl_memory_desc_t *md, int rank, const int64_t *d
 /* "any" layout of another element type (bfloat16 for the convolutions of a bfloat16 session). */
 cnnrun_status *cr_dnnl_md_any_typed(dnnl_memory_desc_t *md, int rank, const int64_t *dims, dnnl_data_type_t type);
 
+/* Row-major descriptor of another element type (the uint8 / int8 / int32 tensors of the
+ * quantized ops). */
+cnnrun_status *cr_dnnl_md_plain_typed(dnnl_memory_desc_t *md, int rank, const int64_t *dims,
+                                      dnnl_data_type_t type);
+
 /* Primitive attributes with the user-mode scratchpad. Destroy with dnnl_primitive_attr_destroy. */
 cnnrun_status *cr_dnnl_attr_create(dnnl_primitive_attr_t *attr);
 
@@ -45,6 +50,11 @@ cnnrun_status *cr_dnnl_prim_create(cr_dnnl_prim *p, const cr_exec_env *env, cons
 /* Adds argument `arg` (DNNL_ARG_SRC, ...) with the layout the primitive chose for it, bound to
  * data (NULL: bound at run with cr_dnnl_prim_set). */
 cnnrun_status *cr_dnnl_prim_arg(cr_dnnl_prim *p, const cr_exec_env *env, int arg, void *data);
+
+/* Adds argument `arg` described by md (for arguments whose layout the caller fixes, such as
+ * run-time zero points: DNNL_ARG_ATTR_ZERO_POINTS | DNNL_ARG_SRC), bound to data. */
+cnnrun_status *cr_dnnl_prim_arg_md(cr_dnnl_prim *p, const cr_exec_env *env, int arg,
+                                   const dnnl_memory_desc_t *md, void *data);
 
 /* Adds a constant argument: data, laid out as user_md, is reordered once into the layout the
  * primitive chose for `arg` and kept in a buffer the primitive owns. */

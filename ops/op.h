@@ -138,6 +138,12 @@ typedef struct cr_op {
  * arrives in its layout, output 0's layout is set by the planner before prepare. */
 extern const cr_op cr_layout_reorder_op;
 
+/* The planner's QDQ fusion (runtime/plan_qdq.c): DequantizeLinear -> Conv -> [Relu] ->
+ * QuantizeLinear as one int8 convolution (ops/qconv.c), with QLinearConv's inputs (B int32)
+ * and the Conv node's attributes; the _relu form applies Relu before the requantisation. */
+extern const cr_op cr_qdq_conv_op;
+extern const cr_op cr_qdq_conv_relu_op;
+
 /* The registry: the implementation of op_type in domain at this opset, or NULL. */
 const cr_op *cr_op_find(const char *domain, const char *op_type, int64_t opset);
 /* All registered ops, for the README table and tests: cr_op_at(i) for i < cr_op_count(). */

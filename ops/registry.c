@@ -44,6 +44,9 @@ extern const cr_op *const cr_ops_reverse_sequence[];
 extern const cr_op *const cr_ops_max_unpool[];
 extern const cr_op *const cr_ops_grid_sample[];
 extern const cr_op *const cr_ops_quantize[];
+/* int8 quantized convolutions and matrix products (QOperator models; QDQ ones are fused) */
+extern const cr_op *const cr_ops_qconv[];
+extern const cr_op *const cr_ops_qmatmul[];
 
 static const cr_op *const *const families[] = {
     cr_ops_conv,    cr_ops_pool,      cr_ops_gemm,   cr_ops_batchnorm,
@@ -59,6 +62,7 @@ static const cr_op *const *const families[] = {
     cr_ops_topk, cr_ops_cumsum, cr_ops_one_hot, cr_ops_spectral,
     cr_ops_select, cr_ops_detection, cr_ops_reverse_sequence, cr_ops_max_unpool,
     cr_ops_grid_sample, cr_ops_quantize,
+    cr_ops_qconv, cr_ops_qmatmul,
 };
 
 size_t cr_op_count(void)

@@ -32,6 +32,30 @@ typedef struct cr_fusion {
 void cr_plan_find_fusion(const cr_plan *p, const cnnrun_model *model, int node, const cr_op_ctx *ctx,
                          cr_fusion *f);
 
+/* QDQ fusion (plan_qdq.c): DequantizeLinear -> Conv -> [Relu] -> QuantizeLinear as one int8
+ * convolution. inputs[] are the values the fused step reads, n_inputs of them: QLinearConv's
+ * (x_q, x_scale, x_zero_point, w_q, w_scale, w_zero_point, y_scale, y_zero_point, B as int32;
+ * -1 for an omitted one). */
+#define CR_QDQ_MAX_INPUTS 9
+typedef struct cr_qdq_match {
+    int node, dq_x, relu, q;            /* nodes; relu -1 when absent */
+    const cr_op *op;                    /* the fused step's kernel */
+    int opset;                          /* the opset it runs at */
+    int n_inputs;
+    int inputs[CR_QDQ_MAX_INPUTS];
+    int bias_scale;                     /* a convolution's bias DequantizeLinear scale, or -1 */
+} cr_qdq_match;
+
+/* Whether node `node` starts the pattern, judged on the graph alone (constants,
+ * readers). */
+bool cr_plan_match_qdq(const cnnrun_model *model, int node, cr_qdq_match *match);
+/* deferred[ni]: DequantizeLinear nodes whose every reader starts the pattern with it as input 0:
+ * the planner plans them only if one of those nodes ends up not fused. */
+void cr_plan_defer_qdq_inputs(const cnnrun_model *model, bool *deferred);
+/* Whether a convolution's bias was quantized with scale x_scale * w_scale (as QLinearConv's B
+ * must be); true without a bias. */
+bool cr_plan_qdq_bias_scale_ok(const cr_plan *p, const cr_qdq_match *match);
+
 /* Lays out every arena value by lifetime and fills arena_bytes, offsets and copies. */
 cnnrun_status *cr_plan_memory(cr_plan *p, const cnnrun_model *model);
 

@@ -109,6 +109,10 @@ void cr_plan_free(cr_plan *p)
     free(p->reorder_nodes);
     free(p->output_values);
     free(p->fused_into);
+    free(p->qdq_deferred);
+    free(p->qdq_planned);
+    free(p->qdq_in);
+    free(p->qdq_wants);
     free(p->storage);
     free(p->root);
     free(p->input_index);
@@ -452,6 +456,58 @@ static cnnrun_status *plan_node(cr_plan *p, const cnnrun_model *model, int ni, c
     return NULL;
 }
 
+/* Plans the QDQ pattern mt (plan_qdq.c) as one int8 step reading x_q and writing the
+ * QuantizeLinear's output; out_ptrs is the QuantizeLinear node's output slot. *fused stays
+ * false, with nothing planned, when the planned values do not fit (x_q not 8-bit row-major, a
+ * parameter that is not constant, a bias quantized with another scale) or the kernel refuses:
+ * the nodes are then planned one by one as the graph says. */
+static cnnrun_status *plan_qdq(cr_plan *p, const cnnrun_model *model, const cr_qdq_match *mt,
+                               const cr_exec_env *env, cr_tensor **out_ptrs, bool *fused)
+{
+    *fused = false;
+    const cr_graph *g = model->graph;
+    const cr_node *n = &g->nodes[mt->node], *q = &g->nodes[mt->q];
+    int xv = mt->inputs[0];
+    if (p->storage[xv] == CR_STORE_NONE || p->storage[xv] == CR_STORE_CONST) return NULL;
+    const cr_tensor *x = &p->tensors[xv];
+    if ((x->dtype != CNNRUN_UINT8 && x->dtype != CNNRUN_INT8) || !cr_layout_is_plain(x)) return NULL;
+    for (int k = 1; k < mt->n_inputs; k++)
+        if (mt->inputs[k] >= 0 && p->storage[mt->inputs[k]] != CR_STORE_CONST) return NULL;
+    if (!cr_plan_qdq_bias_scale_ok(p, mt)) return NULL;
+    cr_tensor **in = &p->qdq_in[(size_t)mt->node * CR_QDQ_MAX_INPUTS];
+    cr_layout_want *wants = &p->qdq_wants[(size_t)mt->node * CR_QDQ_MAX_INPUTS];
+    for (int k = 0; k < mt->n_inputs; k++) in[k] = mt->inputs[k] >= 0 ? &p->tensors[mt->inputs[k]] : NULL;
+    int yv = q->outputs[0];
+    out_ptrs[0] = &p->tensors[yv];
+    memset(&p->tensors[yv], 0, sizeof p->tensors[yv]);
+    const cr_op *op = mt->op;
+    cr_op_ctx ctx = {.node = n, .opset = mt->opset, .n_in = mt->n_inputs, .in = in, .n_out = 1,
+                     .out = out_ptrs, .want = wants, .env = env};
+    cnnrun_status *st = op->infer(&ctx);
+    if (!st) st = check_inferred(q, &ctx, g, env);
+    if (!st) {
+        p->storage[yv] = CR_STORE_ARENA;
+        p->layouts[yv] = (cr_layout){.plain = true};
+        p->tensors[yv].layout = &p->layouts[yv];
+        st = op->prepare ? op->prepare(&ctx) : NULL;
+    }
+    if (st) { /* planned unfused instead, where the same error (if any) is reported */
+        cnnrun_status_free(st);
+        if (op->destroy && ctx.state) op->destroy(ctx.state);
+        p->storage[yv] = CR_STORE_NONE;
+        return NULL;
+    }
+    if (ctx.scratch_bytes > p->scratch_bytes) p->scratch_bytes = ctx.scratch_bytes;
+    int step = p->n_steps;
+    p->fused_into[mt->q] = step;
+    if (mt->relu >= 0) p->fused_into[mt->relu] = step;
+    if (p->qdq_deferred[mt->dq_x] && !p->qdq_planned[mt->dq_x] && p->fused_into[mt->dq_x] < 0)
+        p->fused_into[mt->dq_x] = step; /* shown with the first step that absorbs it */
+    p->steps[p->n_steps++] = (cr_step){.node = mt->node, .threads = env->threads, .op = op, .ctx = ctx};
+    *fused = true;
+    return NULL;
+}
+
 /* ---------------------------------------------------------------------------------------------
  * The plan
  * ------------------------------------------------------------------------------------------- */
@@ -560,11 +616,18 @@ cnnrun_status *cr_plan_build(const cnnrun_model *model, const cr_tensor *inputs,
     p->node_folded = calloc((size_t)g->n_nodes + 1, sizeof *p->node_folded);
     p->steps = calloc((size_t)g->n_nodes + (size_t)max_reorders + 1, sizeof *p->steps);
     p->copies = calloc((size_t)g->n_outputs + 1, sizeof *p->copies);
+    p->qdq_deferred = calloc((size_t)g->n_nodes + 1, sizeof *p->qdq_deferred);
+    p->qdq_planned = calloc((size_t)g->n_nodes + 1, sizeof *p->qdq_planned);
+    p->qdq_in = calloc((size_t)g->n_nodes * CR_QDQ_MAX_INPUTS + 1, sizeof *p->qdq_in);
+    p->qdq_wants = calloc((size_t)g->n_nodes * CR_QDQ_MAX_INPUTS + 1, sizeof *p->qdq_wants);
+    int *in_base = calloc((size_t)g->n_nodes + 1, sizeof *in_base);
+    int *out_base = calloc((size_t)g->n_nodes + 1, sizeof *out_base);
     cnnrun_status *st = NULL;
     if (!p->input_shapes || !p->tensors || !p->layouts || !p->in_ptrs || !p->wants || !p->out_ptrs ||
         !p->reorder_ptrs || !p->reorder_nodes || !p->output_values || !p->fused_into || !p->storage ||
         !p->root || !p->input_index || !p->offset || !p->folded || !p->node_folded || !p->steps ||
-        !p->copies) {
+        !p->copies || !p->qdq_deferred || !p->qdq_planned || !p->qdq_in || !p->qdq_wants || !in_base ||
+        !out_base) {
         st = oom("plan tables");
         goto fail;
     }
@@ -572,23 +635,43 @@ cnnrun_status *cr_plan_build(const cnnrun_model *model, const cr_tensor *inputs,
     st = bind_inputs(p, g, inputs, value_keyed);
     if (st) goto fail;
 
-    int in_cursor = 0, out_cursor = 0;
+    for (int ni = 0; ni < g->n_nodes; ni++) {
+        in_base[ni + 1] = in_base[ni] + g->nodes[ni].n_inputs;
+        out_base[ni + 1] = out_base[ni] + g->nodes[ni].n_outputs;
+    }
+    if (mode == CR_PLAN_FULL) cr_plan_defer_qdq_inputs(model, p->qdq_deferred);
     for (int ni = 0; ni < g->n_nodes && !st; ni++) {
-        cr_tensor **in_ptrs = &p->in_ptrs[in_cursor], **out_ptrs = &p->out_ptrs[out_cursor];
-        cr_layout_want *wants = &p->wants[in_cursor];
-        in_cursor += g->nodes[ni].n_inputs;
-        out_cursor += g->nodes[ni].n_outputs;
         if (p->fused_into[ni] >= 0) continue; /* computed by an earlier step's kernel */
-        st = plan_node(p, model, ni, env, mode, in_ptrs, out_ptrs, wants, needs_values);
+        if (p->qdq_deferred[ni]) continue;    /* planned with (or into) the convolution reading it */
+        cr_qdq_match mt;
+        if (mode == CR_PLAN_FULL && cr_plan_match_qdq(model, ni, &mt)) {
+            bool fused;
+            st = plan_qdq(p, model, &mt, env, &p->out_ptrs[out_base[mt.q]], &fused);
+            if (st || fused) continue;
+            int d = mt.dq_x;
+            if (p->qdq_deferred[d] && !p->qdq_planned[d]) {
+                p->qdq_planned[d] = true;
+                p->fused_into[d] = -1;
+                st = plan_node(p, model, d, env, mode, &p->in_ptrs[in_base[d]], &p->out_ptrs[out_base[d]],
+                               &p->wants[in_base[d]], needs_values);
+                if (st) continue;
+            }
+        }
+        st = plan_node(p, model, ni, env, mode, &p->in_ptrs[in_base[ni]], &p->out_ptrs[out_base[ni]],
+                       &p->wants[in_base[ni]], needs_values);
     }
     if (!st) st = plan_outputs(p, g, env, mode);
     if (!st && mode == CR_PLAN_FULL) st = cr_plan_memory(p, model);
     if (!st && mode == CR_PLAN_FULL) st = cr_budget_check_plan(p, model, env);
     if (st) goto fail;
     if (mode == CR_PLAN_FULL) count_weights(p);
+    free(in_base);
+    free(out_base);
     *out = p;
     return NULL;
 fail:
+    free(in_base);
+    free(out_base);
     cr_plan_free(p);
     return st;
 }

@@ -55,6 +55,12 @@ typedef struct cr_plan {
     int *output_values;        /* per graph output: the value delivered (a row-major copy when the
                                   output is held in another layout) */
     int *fused_into;           /* per node: the step whose kernel computes it as a post-op, or -1 */
+    /* QDQ fusion (plan_qdq.c): per node, a DequantizeLinear planned only if a convolution reading
+     * it is not fused (deferred), and whether it was; the fused steps' input pointers, 9 per node */
+    bool *qdq_deferred;
+    bool *qdq_planned;
+    cr_tensor **qdq_in;
+    cr_layout_want *qdq_wants;
     cr_storage *storage;
     int *root;                 /* CR_STORE_ALIAS: the value that owns the bytes */
     int *input_index;          /* CR_STORE_INPUT: which graph input */

@@ -69,8 +69,14 @@ def peak_for(peaks, kinds, threads):
     return None, None
 
 
+IMPOSSIBLE = "not a possible result"
+
+
 def judge_row(row, peaks, threads, onednn_bf16):
-    """Sets row["cnnrun"]["peak"] = {kind, gflops, share}; a row above its peak becomes invalid."""
+    """Sets row["cnnrun"]["peak"] = {kind, gflops, share}; a row above its peak becomes invalid
+    (a verdict of an earlier judgement, on other FLOP counts, is taken back first)."""
+    if row.get("error") and row["error"].endswith(IMPOSSIBLE):
+        row["error"] = None
     c = row.get("cnnrun")
     if not c or not c.get("gflops_per_s"):
         return
@@ -82,4 +88,4 @@ def judge_row(row, peaks, threads, onednn_bf16):
     if share > 1.0 and not row["error"]:
         row["error"] = (f"{c['gflops_per_s']:.0f} GFLOP/s is {100 * share:.0f}% of this machine's "
                         f"measured {KIND_TEXT[kind]} peak of {gflops:.0f} GFLOP/s on {threads} "
-                        "threads: not a possible result")
+                        f"threads: {IMPOSSIBLE}")

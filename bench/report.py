@@ -395,7 +395,9 @@ def method_section(args):
         "each runtime holds while it reads the model file (file buffer, protobuf, packed "
         "weights) if that is its high-water mark.",
         "- *GFLOP*: counted from the ONNX graph at the benchmarked shape with onnx.shape_inference: "
-        "Conv 2·N·Cout·∏(out spatial)·(Cin/group)·∏(kernel), ConvTranspose likewise, Gemm/MatMul "
+        "Conv 2·N·Cout·(Cin/group)·(output position, kernel tap) pairs inside the input (the "
+        "multiply-adds a direct kernel does: zero padding excluded), ConvTranspose "
+        "2·N·Cin·∏(in spatial)·(Cout/group)·∏(kernel), Gemm/MatMul "
         "2·M·N·K, LSTM/GRU/RNN gate matmuls 2·dirs·T·B·gates·H·(I+H); bias, normalisation, "
         "activations, pooling and other elementwise ops are not counted. cnnrun GFLOP/s = "
         "GFLOP / cnnrun's median latency.",
